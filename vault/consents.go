@@ -1,0 +1,286 @@
+package vault
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/trove-project/trove"
+	"github.com/trove-project/trove/consent"
+	"github.com/trove-project/trove/ledger"
+)
+
+// Request states.
+const (
+	Pending  = "pending"
+	Approved = "approved"
+	Denied   = "denied"
+)
+
+// ConsentRequest is a requester's signed request as the vault keeps it.
+type ConsentRequest struct {
+	consent.Request
+	State      string     `json:"state"`
+	ConsentID  string     `json:"consent_id,omitempty"`
+	Credential string     `json:"credential,omitempty"` // the Consent VC-JWT, once approved
+	DecidedAt  *time.Time `json:"decided_at,omitempty"`
+}
+
+// Consent is an issued consent and how much of it is used.
+type Consent struct {
+	ID            string        `json:"id"`
+	RequestID     string        `json:"request_id"`
+	Requester     string        `json:"requester"`
+	Dataset       string        `json:"dataset"`
+	DatasetDigest string        `json:"dataset_digest"`
+	Algorithm     string        `json:"algorithm"`
+	MaxRuns       int           `json:"max_runs"`
+	RunsUsed      int           `json:"runs_used"`
+	Price         consent.Money `json:"price"`
+	NotBefore     time.Time     `json:"not_before"`
+	ExpiresAt     time.Time     `json:"expires_at"`
+	Credential    string        `json:"credential"`
+}
+
+// SubmitRequest verifies a signed consent request addressed to this vault
+// and stores it as pending.
+func (v *Vault) SubmitRequest(ctx context.Context, token string) (*ConsentRequest, error) {
+	now := v.now()
+	req, err := consent.VerifyRequest(token, v.DID(), now)
+	if err != nil {
+		return nil, &trove.Error{Code: trove.EINVALID, Reason: consentReason(err), Message: err.Error(), Err: err}
+	}
+	if _, err := v.Dataset(ctx, req.Dataset); err != nil {
+		return nil, err
+	}
+	err = v.write(ctx, func(tx *sql.Tx) error {
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM consent_requests WHERE id = ?`, req.ID).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return trove.Errorf(trove.ECONFLICT, "a request with id %q exists", req.ID)
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO consent_requests
+			(id, requester, dataset, algorithm, purpose, max_runs, amount, currency, expires_at, token, state, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?)`,
+			req.ID, req.Requester, req.Dataset, req.Algorithm, req.Purpose, req.MaxRuns,
+			req.Price.Amount, req.Price.Currency, formatTime(req.ExpiresAt), token, formatTime(now))
+		if err != nil {
+			return err
+		}
+		_, err = v.appendLog(ctx, tx, ledger.Entry{
+			Type: ledger.RequestReceived, Time: now, Subject: req.Requester,
+			Fields: map[string]string{"request": req.ID, "dataset": req.Dataset, "algorithm": req.Algorithm},
+		})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &ConsentRequest{Request: *req, State: Pending}, nil
+}
+
+// ConsentRequests lists requests, newest first; state "" lists all.
+func (v *Vault) ConsentRequests(ctx context.Context, state string) ([]ConsentRequest, error) {
+	rows, err := v.db.QueryContext(ctx, `SELECT `+requestColumns+` FROM consent_requests WHERE ? = '' OR state = ? ORDER BY created_at DESC, id`, state, state)
+	if err != nil {
+		return nil, fmt.Errorf("list requests: %w", err)
+	}
+	defer rows.Close()
+	var out []ConsentRequest
+	for rows.Next() {
+		r, err := v.scanRequest(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list requests: %w", err)
+		}
+		out = append(out, *r)
+	}
+	return out, rows.Err()
+}
+
+// ConsentRequest returns the request with the given id.
+func (v *Vault) ConsentRequest(ctx context.Context, id string) (*ConsentRequest, error) {
+	return v.consentRequest(ctx, v.db, id)
+}
+
+func (v *Vault) consentRequest(ctx context.Context, q queryer, id string) (*ConsentRequest, error) {
+	r, err := v.scanRequest(q.QueryRowContext(ctx, `SELECT `+requestColumns+` FROM consent_requests WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, trove.Errorf(trove.ENOTFOUND, "no consent request %q", id)
+	} else if err != nil {
+		return nil, fmt.Errorf("consent request %s: %w", id, err)
+	}
+	return r, nil
+}
+
+func (v *Vault) scanRequest(s scanner) (*ConsentRequest, error) {
+	var r ConsentRequest
+	var expires, created string
+	var consentID, decided, credential sql.NullString
+	if err := s.Scan(&r.ID, &r.Requester, &r.Dataset, &r.Algorithm, &r.Purpose, &r.MaxRuns, &r.Price.Amount, &r.Price.Currency,
+		&expires, &created, &r.State, &consentID, &decided, &credential); err != nil {
+		return nil, err
+	}
+	r.Vault = v.DID()
+	r.ConsentID, r.Credential = consentID.String, credential.String
+	var err error
+	if r.ExpiresAt, err = parseTime(expires); err != nil {
+		return nil, err
+	}
+	if r.CreatedAt, err = parseTime(created); err != nil {
+		return nil, err
+	}
+	if decided.Valid {
+		t, err := parseTime(decided.String)
+		if err != nil {
+			return nil, err
+		}
+		r.DecidedAt = &t
+	}
+	return &r, nil
+}
+
+const requestColumns = `id, requester, dataset, algorithm, purpose, max_runs, amount, currency, expires_at, created_at, state, consent_id, decided_at,
+	(SELECT credential FROM consents WHERE consents.request_id = consent_requests.id)`
+
+// Approve issues the Consent credential for a pending request: signed by
+// the owner, its subject the requester, its terms those requested.
+func (v *Vault) Approve(ctx context.Context, id string) (*ConsentRequest, error) {
+	now := v.now()
+	err := v.write(ctx, func(tx *sql.Tx) error {
+		r, err := v.consentRequest(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if r.State != Pending {
+			return trove.Errorf(trove.ECONFLICT, "request %s is %s, not pending", id, r.State)
+		}
+		if !r.ExpiresAt.After(now) {
+			return trove.Errorf(trove.ECONFLICT, "request %s asks for a consent that ended at %s", id, r.ExpiresAt.Format(time.RFC3339))
+		}
+		var digest string
+		err = tx.QueryRowContext(ctx, `SELECT digest FROM datasets WHERE name = ?`, r.Dataset).Scan(&digest)
+		if errors.Is(err, sql.ErrNoRows) {
+			return trove.Errorf(trove.ECONFLICT, "dataset %q no longer exists", r.Dataset)
+		} else if err != nil {
+			return err
+		}
+		consentID, err := v.newUUID()
+		if err != nil {
+			return err
+		}
+		terms := consent.Terms{
+			Vault: v.DID(), Dataset: r.Dataset, DatasetDigest: digest, Algorithm: r.Algorithm,
+			Purpose: r.Purpose, MaxRuns: r.MaxRuns, Price: r.Price,
+		}
+		vc, err := consent.Issue(v.key, r.Requester, terms, now, r.ExpiresAt, consentID)
+		if err != nil {
+			return fmt.Errorf("issue credential: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO consents
+			(id, request_id, requester, dataset, dataset_digest, algorithm, max_runs, amount, currency, not_before, expires_at, credential, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			consentID, id, r.Requester, r.Dataset, digest, r.Algorithm, r.MaxRuns, r.Price.Amount, r.Price.Currency,
+			formatTime(now), formatTime(r.ExpiresAt), vc, formatTime(now)); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE consent_requests SET state = 'approved', consent_id = ?, decided_at = ? WHERE id = ?`,
+			consentID, formatTime(now), id); err != nil {
+			return err
+		}
+		_, err = v.appendLog(ctx, tx, ledger.Entry{
+			Type: ledger.RequestApproved, Time: now, Subject: r.Requester,
+			Fields: map[string]string{"request": id, "consent": consentID, "dataset_digest": digest, "algorithm": r.Algorithm, "by": "owner"},
+		})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v.ConsentRequest(ctx, id)
+}
+
+// Deny refuses a pending request.
+func (v *Vault) Deny(ctx context.Context, id string) (*ConsentRequest, error) {
+	now := v.now()
+	err := v.write(ctx, func(tx *sql.Tx) error {
+		r, err := v.consentRequest(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if r.State != Pending {
+			return trove.Errorf(trove.ECONFLICT, "request %s is %s, not pending", id, r.State)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE consent_requests SET state = 'denied', decided_at = ? WHERE id = ?`, formatTime(now), id); err != nil {
+			return err
+		}
+		_, err = v.appendLog(ctx, tx, ledger.Entry{
+			Type: ledger.RequestDenied, Time: now, Subject: r.Requester,
+			Fields: map[string]string{"request": id, "by": "owner"},
+		})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v.ConsentRequest(ctx, id)
+}
+
+// Consents lists issued consents, newest first.
+func (v *Vault) Consents(ctx context.Context) ([]Consent, error) {
+	rows, err := v.db.QueryContext(ctx, `SELECT `+consentColumns+` FROM consents ORDER BY created_at DESC, id`)
+	if err != nil {
+		return nil, fmt.Errorf("list consents: %w", err)
+	}
+	defer rows.Close()
+	var out []Consent
+	for rows.Next() {
+		c, err := scanConsent(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list consents: %w", err)
+		}
+		out = append(out, *c)
+	}
+	return out, rows.Err()
+}
+
+const consentColumns = `id, request_id, requester, dataset, dataset_digest, algorithm, max_runs, runs_used, amount, currency, not_before, expires_at, credential`
+
+func scanConsent(s scanner) (*Consent, error) {
+	var c Consent
+	var nbf, exp string
+	if err := s.Scan(&c.ID, &c.RequestID, &c.Requester, &c.Dataset, &c.DatasetDigest, &c.Algorithm,
+		&c.MaxRuns, &c.RunsUsed, &c.Price.Amount, &c.Price.Currency, &nbf, &exp, &c.Credential); err != nil {
+		return nil, err
+	}
+	var err error
+	if c.NotBefore, err = parseTime(nbf); err != nil {
+		return nil, err
+	}
+	if c.ExpiresAt, err = parseTime(exp); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// newUUID returns a random UUID URN, the form credential ids take.
+func (v *Vault) newUUID() (string, error) {
+	u, err := uuid.NewRandomFromReader(v.cfg.Rand)
+	if err != nil {
+		return "", err
+	}
+	return u.URN(), nil
+}
+
+// consentReason returns the stable reason code of a consent error.
+func consentReason(err error) string {
+	var ce *consent.Error
+	if errors.As(err, &ce) {
+		return string(ce.Code)
+	}
+	return "invalid"
+}

@@ -1,0 +1,23 @@
+// Package vault is the owner's store and the flow of everything that
+// touches it: datasets kept as encrypted columnar chunks, consent requests
+// and the credentials issued for them, single-use challenges, jobs, the
+// Merkle log, receipts and compensation claims, all in one SQLite database
+// on disk (WAL, foreign keys, synchronous=FULL).
+//
+// Invariants:
+//   - Data never leaves in the clear: every chunk is sealed with AES-256-GCM
+//     under a per-dataset key, itself sealed by the owner key. A dataset's
+//     digest is the RFC 6962 Merkle root over its chunks' plaintext.
+//   - Every decision about access — request received, approved or denied,
+//     job accepted or refused with its reason, run finished, result
+//     released, claim created — is appended to the log in the same
+//     transaction as the state change it records. If the append fails, the
+//     change does not happen and no result leaves (fail closed).
+//   - A run is counted against its consent in the same transaction that
+//     consumes the presentation's nonce, so two jobs racing for the last
+//     run cannot both run, and a nonce cannot be used twice.
+//   - The log's tree state is read inside each write transaction, so several
+//     processes (trove serve and a trove command) can append safely.
+//
+// Only this package knows SQL.
+package vault

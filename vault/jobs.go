@@ -1,0 +1,370 @@
+package vault
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/trove-project/trove"
+	"github.com/trove-project/trove/compute"
+	"github.com/trove-project/trove/consent"
+	"github.com/trove-project/trove/ledger"
+)
+
+// Job states.
+const (
+	JobRunning   = "running"
+	JobSucceeded = "succeeded"
+	JobFailed    = "failed"
+)
+
+// JobRequest is what a requester sends to run an algorithm.
+type JobRequest struct {
+	Presentation string          // VP-JWT holding the Consent credential, bound to a challenge
+	Algorithm    string          // the consented algorithm: a module's sha256 or a built-in id
+	Module       []byte          // the WebAssembly module, for a non-built-in algorithm
+	Params       json.RawMessage // parameters passed to the algorithm
+}
+
+// Job is a run of an algorithm and, once it succeeded, its result, receipt
+// and claim.
+type Job struct {
+	ID           string          `json:"id"`
+	ConsentID    string          `json:"consent_id"`
+	Requester    string          `json:"requester"`
+	Algorithm    string          `json:"algorithm"`
+	State        string          `json:"state"`
+	Reason       string          `json:"reason,omitempty"`
+	Result       json.RawMessage `json:"result,omitempty"`
+	OutputSHA256 string          `json:"output_sha256,omitempty"`
+	Receipt      json.RawMessage `json:"receipt,omitempty"` // the ledger.Receipt bundle
+	Claim        *ledger.Claim   `json:"claim,omitempty"`
+	CreatedAt    time.Time       `json:"created_at"`
+	FinishedAt   *time.Time      `json:"finished_at,omitempty"`
+}
+
+// Challenge returns a fresh single-use nonce for a job presentation, and
+// when it stops being usable.
+func (v *Vault) Challenge(ctx context.Context) (string, time.Time, error) {
+	var b [32]byte
+	if _, err := io.ReadFull(v.cfg.Rand, b[:]); err != nil {
+		return "", time.Time{}, err
+	}
+	nonce := base64.RawURLEncoding.EncodeToString(b[:])
+	now := v.now()
+	exp := now.Add(v.cfg.ChallengeTTL)
+	err := v.write(ctx, func(tx *sql.Tx) error {
+		// Expired nonces can be forgotten: a presentation bound to one is
+		// refused for its expiry whether or not it is remembered.
+		if _, err := tx.ExecContext(ctx, `DELETE FROM nonces WHERE expires_at < ?`, formatTime(now.Add(-time.Hour))); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO nonces (nonce, expires_at) VALUES (?, ?)`, nonce, formatTime(exp))
+		return err
+	})
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	return nonce, exp, nil
+}
+
+// refusal is a job refused before it ran: the reason is logged.
+func refusal(reason, format string, args ...any) *trove.Error {
+	return &trove.Error{Code: trove.EFORBIDDEN, Reason: reason, Message: fmt.Sprintf(format, args...)}
+}
+
+// RunJob checks a job against its consent and, if everything holds, runs
+// it and returns it with its result, receipt and claim. The checks, in
+// order: the presentation and the credential in it (signatures, validity,
+// audience, holder = subject); the nonce (issued here, unused, unexpired);
+// the credential is one this vault issued; the algorithm (a module's hash
+// must equal the consented hash); the dataset is unchanged; a run is left.
+// A refused job is logged with its reason. The result is returned only
+// after the log entry behind its receipt is committed.
+func (v *Vault) RunJob(ctx context.Context, jr JobRequest) (*Job, error) {
+	now := v.now()
+	c, job, err := v.acceptJob(ctx, jr, now)
+	if err != nil {
+		var te *trove.Error
+		if errors.As(err, &te) && te.Code == trove.EFORBIDDEN {
+			if lerr := v.logRefusal(ctx, jr, te.Reason, now); lerr != nil {
+				return nil, lerr
+			}
+		}
+		return nil, err
+	}
+	out, runErr := v.execute(ctx, c, jr, job.ID)
+	if runErr != nil {
+		return v.failJob(ctx, job, runErr)
+	}
+	return v.finishJob(ctx, c, job, out)
+}
+
+// logRefusal records a refused job. The requester is named only when the
+// presentation's holder could be established.
+func (v *Vault) logRefusal(ctx context.Context, jr JobRequest, reason string, now time.Time) error {
+	subject := ""
+	if p, err := consent.VerifyPresentation(jr.Presentation, v.DID(), now); err == nil {
+		subject = p.Holder
+	}
+	return v.logOnly(ctx, ledger.Entry{
+		Type: ledger.JobRejected, Time: now, Subject: subject,
+		Fields: map[string]string{"reason": reason, "algorithm": truncate(jr.Algorithm, 80)},
+	})
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
+// acceptJob runs every check and, in one transaction, consumes the nonce,
+// counts the run, records the job and logs its acceptance.
+func (v *Vault) acceptJob(ctx context.Context, jr JobRequest, now time.Time) (*Consent, *Job, error) {
+	p, err := consent.VerifyPresentation(jr.Presentation, v.DID(), now)
+	if err != nil {
+		return nil, nil, &trove.Error{Code: trove.EFORBIDDEN, Reason: consentReason(err), Message: err.Error(), Err: err}
+	}
+	cred := p.Credential
+	algorithm := cred.Terms.Algorithm
+	if compute.IsBuiltin(algorithm) {
+		if jr.Algorithm != algorithm || len(jr.Module) > 0 {
+			return nil, nil, refusal("algorithm_mismatch", "the consent is for %s", algorithm)
+		}
+	} else {
+		if len(jr.Module) == 0 {
+			return nil, nil, refusal("algorithm_mismatch", "the consent is for a WebAssembly module; none was sent")
+		}
+		if h := compute.ModuleHash(jr.Module); h != algorithm || (jr.Algorithm != "" && jr.Algorithm != h) {
+			return nil, nil, refusal("algorithm_mismatch", "the module's sha256 is not the one the consent names")
+		}
+	}
+	jobID, err := v.newID("job")
+	if err != nil {
+		return nil, nil, err
+	}
+	var c *Consent
+	err = v.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE nonces SET used_at = ? WHERE nonce = ? AND used_at IS NULL AND expires_at > ?`,
+			formatTime(now), p.Nonce, formatTime(now))
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n != 1 {
+			return refusal("nonce_invalid", "the presentation's nonce was not issued by this vault, is used, or has expired")
+		}
+		c, err = scanConsent(tx.QueryRowContext(ctx, `SELECT `+consentColumns+` FROM consents WHERE id = ?`, cred.ID))
+		if errors.Is(err, sql.ErrNoRows) {
+			return refusal("unknown_consent", "this vault did not issue the presented credential")
+		} else if err != nil {
+			return err
+		}
+		if c.Credential != cred.Raw {
+			return refusal("unknown_consent", "this vault did not issue the presented credential")
+		}
+		var digest string
+		err = tx.QueryRowContext(ctx, `SELECT digest FROM datasets WHERE name = ?`, c.Dataset).Scan(&digest)
+		if errors.Is(err, sql.ErrNoRows) || digest != c.DatasetDigest {
+			return refusal("dataset_changed", "the dataset the consent names has changed or is gone")
+		} else if err != nil {
+			return err
+		}
+		if c.RunsUsed >= c.MaxRuns {
+			return refusal("runs_exhausted", "all %d runs of the consent are used", c.MaxRuns)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE consents SET runs_used = runs_used + 1 WHERE id = ? AND runs_used < max_runs`, c.ID); err != nil {
+			return err
+		}
+		c.RunsUsed++
+		if _, err := tx.ExecContext(ctx, `INSERT INTO jobs (id, consent_id, requester, algorithm, state, created_at) VALUES (?, ?, ?, ?, 'running', ?)`,
+			jobID, c.ID, c.Requester, algorithm, formatTime(now)); err != nil {
+			return err
+		}
+		_, err = v.appendLog(ctx, tx, ledger.Entry{
+			Type: ledger.JobAccepted, Time: now, Subject: c.Requester,
+			Fields: map[string]string{"job": jobID, "consent": c.ID, "algorithm": algorithm, "dataset_digest": c.DatasetDigest,
+				"run": fmt.Sprintf("%d/%d", c.RunsUsed, c.MaxRuns)},
+		})
+		return err
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return c, &Job{ID: jobID, ConsentID: c.ID, Requester: c.Requester, Algorithm: algorithm, State: JobRunning, CreatedAt: now}, nil
+}
+
+// execute decrypts the consented dataset and runs the algorithm over it.
+func (v *Vault) execute(ctx context.Context, c *Consent, jr JobRequest, jobID string) (*compute.Output, error) {
+	t, err := v.loadTable(ctx, c.Dataset, c.DatasetDigest)
+	if err != nil {
+		return nil, err
+	}
+	in := compute.Input{JobID: jobID, Table: t, Params: jr.Params}
+	if compute.IsBuiltin(c.Algorithm) {
+		return compute.RunBuiltin(ctx, c.Algorithm, in)
+	}
+	sb, err := v.compute(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return sb.Run(ctx, jr.Module, in)
+}
+
+// failJob records a run that did not produce a result. Its output, if any,
+// is discarded.
+func (v *Vault) failJob(ctx context.Context, job *Job, runErr error) (*Job, error) {
+	now := v.now()
+	reason := jobFailureReason(runErr)
+	v.cfg.Logger.Warn("job failed", "job", job.ID, "reason", reason)
+	err := v.write(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `UPDATE jobs SET state = 'failed', reason = ?, finished_at = ? WHERE id = ?`, reason, formatTime(now), job.ID); err != nil {
+			return err
+		}
+		_, err := v.appendLog(ctx, tx, ledger.Entry{
+			Type: ledger.RunFinished, Time: now, Subject: job.Requester,
+			Fields: map[string]string{"job": job.ID, "status": "failed", "reason": reason},
+		})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	job.State, job.Reason, job.FinishedAt = JobFailed, reason, &now
+	return job, nil
+}
+
+// jobFailureReason names why a run failed, without echoing anything the
+// module printed.
+func jobFailureReason(err error) string {
+	switch {
+	case errors.Is(err, compute.ErrTimeout):
+		return "timeout"
+	case errors.Is(err, compute.ErrOutputTooLarge):
+		return "output_too_large"
+	case errors.Is(err, compute.ErrModuleExit):
+		return "module_exit"
+	case errors.Is(err, compute.ErrInvalidModule):
+		return "invalid_module"
+	case errors.Is(err, compute.ErrBadOutput):
+		return "bad_output"
+	}
+	return "error"
+}
+
+// finishJob logs the finished run and the released result, signs the
+// receipt over the release entry, creates the claim and logs it — all in
+// one transaction — and only then returns the result.
+func (v *Vault) finishJob(ctx context.Context, c *Consent, job *Job, out *compute.Output) (*Job, error) {
+	now := v.now()
+	sum := sha256.Sum256(out.Result)
+	outHash := hex.EncodeToString(sum[:])
+	receiptID, err := v.newID("rcpt")
+	if err != nil {
+		return nil, err
+	}
+	claimID, err := v.newID("claim")
+	if err != nil {
+		return nil, err
+	}
+	var bundle []byte
+	var claim ledger.Claim
+	err = v.write(ctx, func(tx *sql.Tx) error {
+		finished := ledger.Entry{Type: ledger.RunFinished, Time: now, Subject: job.Requester,
+			Fields: map[string]string{"job": job.ID, "status": "succeeded", "output_sha256": outHash}}
+		released := ledger.Entry{Type: ledger.ResultReleased, Time: now, Subject: job.Requester,
+			Fields: map[string]string{"job": job.ID, "receipt": receiptID, "consent": c.ID, "output_sha256": outHash,
+				"dataset_digest": c.DatasetDigest, "algorithm": c.Algorithm}}
+		claimed := ledger.Entry{Type: ledger.ClaimCreated, Time: now, Subject: job.Requester,
+			Fields: map[string]string{"claim": claimID, "receipt": receiptID, "job": job.ID,
+				"amount": fmt.Sprint(c.Price.Amount), "currency": c.Price.Currency}}
+		a, err := v.appendLog(ctx, tx, finished, released, claimed)
+		if err != nil {
+			return err
+		}
+		releasedIndex := a.First + 1
+		entryBytes, err := released.Marshal()
+		if err != nil {
+			return err
+		}
+		rc := ledger.ReceiptClaims{
+			ID: receiptID, JobID: job.ID, ConsentID: c.ID, Requester: c.Requester, Vault: v.DID(),
+			DatasetDigest: c.DatasetDigest, Algorithm: c.Algorithm, OutputSHA256: outHash,
+			LogIndex: releasedIndex, LeafHash: hex.EncodeToString(a.LeafHashes[1]), IssuedAt: now,
+		}
+		jws, err := ledger.IssueReceipt(v.key, rc)
+		if err != nil {
+			return fmt.Errorf("sign receipt: %w", err)
+		}
+		proof, err := ledger.InclusionProof(ctx, leafReader{tx}, releasedIndex, a.Size)
+		if err != nil {
+			return fmt.Errorf("inclusion proof: %w", err)
+		}
+		bundle, err = json.Marshal(ledger.Receipt{Receipt: jws, Entry: entryBytes, Checkpoint: string(a.Checkpoint), InclusionProof: proof})
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE jobs SET state = 'succeeded', output = ?, output_sha256 = ?, receipt_id = ?, receipt = ?, finished_at = ? WHERE id = ?`,
+			[]byte(out.Result), outHash, receiptID, string(bundle), formatTime(now), job.ID); err != nil {
+			return err
+		}
+		claim = ledger.ClaimFromReceipt(claimID, rc, c.Price.Amount, c.Price.Currency, now)
+		_, err = tx.ExecContext(ctx, `INSERT INTO claims (id, receipt_id, job_id, consent_id, requester, amount, currency, state, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			claim.ID, receiptID, job.ID, c.ID, c.Requester, claim.Amount, claim.Currency, claim.State, formatTime(now))
+		return err
+	})
+	if err != nil {
+		// The result is discarded: without a durable receipt nothing leaves.
+		v.cfg.Logger.Error("job result withheld: log append failed", "job", job.ID, "err", err)
+		return nil, err
+	}
+	job.State, job.Result, job.OutputSHA256, job.Receipt, job.Claim, job.FinishedAt = JobSucceeded, out.Result, outHash, bundle, &claim, &now
+	return job, nil
+}
+
+// Job returns a job by id.
+func (v *Vault) Job(ctx context.Context, id string) (*Job, error) {
+	var j Job
+	var output []byte
+	var receipt, finished sql.NullString
+	var created string
+	err := v.db.QueryRowContext(ctx, `SELECT id, consent_id, requester, algorithm, state, reason, output, output_sha256, receipt, created_at, finished_at FROM jobs WHERE id = ?`, id).
+		Scan(&j.ID, &j.ConsentID, &j.Requester, &j.Algorithm, &j.State, &j.Reason, &output, &j.OutputSHA256, &receipt, &created, &finished)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, trove.Errorf(trove.ENOTFOUND, "no job %q", id)
+	} else if err != nil {
+		return nil, fmt.Errorf("job %s: %w", id, err)
+	}
+	if j.CreatedAt, err = parseTime(created); err != nil {
+		return nil, err
+	}
+	if finished.Valid {
+		t, err := parseTime(finished.String)
+		if err != nil {
+			return nil, err
+		}
+		j.FinishedAt = &t
+	}
+	if j.State == JobSucceeded {
+		j.Result, j.Receipt = output, json.RawMessage(receipt.String)
+		claims, err := v.claims(ctx, `WHERE job_id = ?`, id)
+		if err != nil {
+			return nil, err
+		}
+		if len(claims) == 1 {
+			j.Claim = &claims[0]
+		}
+	}
+	return &j, nil
+}

@@ -1,0 +1,201 @@
+package vault
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/trove-project/trove"
+	"github.com/trove-project/trove/compute"
+	"github.com/trove-project/trove/did"
+	"github.com/trove-project/trove/internal/safefile"
+)
+
+// File names inside a vault's home directory.
+const (
+	DatabaseFile = "vault.db"
+	KeyFile      = "owner.key"
+)
+
+// Config says where a vault lives and how it behaves. The zero value of
+// each field means its documented default.
+type Config struct {
+	Home           string         // directory holding the database and the sealed key (required)
+	WorkFactor     int            // scrypt log2 N for sealing the owner key; default did.DefaultWorkFactor
+	BusyTimeout    time.Duration  // how long a write waits for the database lock; default 5s
+	ChunkRows      int            // rows per encrypted chunk; default 65,536
+	MaxImportBytes int64          // largest CSV accepted; default 256 MiB
+	ChallengeTTL   time.Duration  // how long a job challenge nonce stays usable; default 5 minutes
+	Compute        compute.Config // sandbox limits; default compute.DefaultConfig()
+	Now            func() time.Time
+	Rand           io.Reader
+	Logger         *slog.Logger
+}
+
+func (c Config) withDefaults() Config {
+	if c.WorkFactor == 0 {
+		c.WorkFactor = did.DefaultWorkFactor
+	}
+	if c.BusyTimeout == 0 {
+		c.BusyTimeout = 5 * time.Second
+	}
+	if c.ChunkRows == 0 {
+		c.ChunkRows = 1 << 16
+	}
+	if c.MaxImportBytes == 0 {
+		c.MaxImportBytes = 256 << 20
+	}
+	if c.ChallengeTTL == 0 {
+		c.ChallengeTTL = 5 * time.Minute
+	}
+	if c.Compute == (compute.Config{}) {
+		c.Compute = compute.DefaultConfig()
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Rand == nil {
+		c.Rand = rand.Reader
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+// Vault is an opened vault: its database and its unsealed owner key.
+type Vault struct {
+	cfg Config
+	db  *sql.DB
+	key *did.Key
+
+	sandboxOnce sync.Once
+	sandbox     *compute.Sandbox
+	sandboxErr  error
+}
+
+// Exists reports whether home already holds a vault.
+func Exists(home string) bool {
+	for _, f := range []string{DatabaseFile, KeyFile} {
+		if _, err := os.Stat(filepath.Join(home, f)); err == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// Create makes a new vault in cfg.Home: an owner key published as a
+// did:key, sealed under passphrase, and an empty database. It refuses to
+// touch a home that already holds a vault.
+func Create(ctx context.Context, cfg Config, passphrase []byte) (*Vault, error) {
+	cfg = cfg.withDefaults()
+	if cfg.Home == "" {
+		return nil, trove.Errorf(trove.EINVALID, "no vault home given")
+	}
+	if Exists(cfg.Home) {
+		return nil, trove.Errorf(trove.ECONFLICT, "a vault already exists in %s; refusing to overwrite it", cfg.Home)
+	}
+	if len(passphrase) == 0 {
+		return nil, trove.Errorf(trove.EINVALID, "the passphrase is empty")
+	}
+	if err := os.MkdirAll(cfg.Home, 0o700); err != nil {
+		return nil, fmt.Errorf("create vault home: %w", err)
+	}
+	key, err := did.Generate(cfg.Rand)
+	if err != nil {
+		return nil, err
+	}
+	sealed, err := did.Seal(key, passphrase, cfg.WorkFactor)
+	if err != nil {
+		return nil, err
+	}
+	if err := safefile.Write(filepath.Join(cfg.Home, KeyFile), sealed, 0o600); err != nil {
+		return nil, fmt.Errorf("write owner key: %w", err)
+	}
+	db, err := openDB(ctx, filepath.Join(cfg.Home, DatabaseFile), cfg.BusyTimeout)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := db.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES ('owner_did', ?)`, key.DID()); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("record owner DID: %w", err)
+	}
+	return &Vault{cfg: cfg, db: db, key: key}, nil
+}
+
+// Open opens the vault in cfg.Home, unsealing its owner key with
+// passphrase.
+func Open(ctx context.Context, cfg Config, passphrase []byte) (*Vault, error) {
+	cfg = cfg.withDefaults()
+	sealed, err := os.ReadFile(filepath.Join(cfg.Home, KeyFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, trove.Errorf(trove.ENOTFOUND, "no vault in %s (run `trove init` first)", cfg.Home)
+	} else if err != nil {
+		return nil, fmt.Errorf("read owner key: %w", err)
+	}
+	key, err := did.Unseal(sealed, passphrase)
+	if errors.Is(err, did.ErrWrongPassphrase) {
+		return nil, &trove.Error{Code: trove.EUNAUTHORIZED, Reason: "wrong_passphrase", Message: "the passphrase does not open this vault's key"}
+	} else if err != nil {
+		return nil, err
+	}
+	db, err := openDB(ctx, filepath.Join(cfg.Home, DatabaseFile), cfg.BusyTimeout)
+	if err != nil {
+		return nil, err
+	}
+	var owner string
+	if err := db.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = 'owner_did'`).Scan(&owner); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("read owner DID: %w", err)
+	}
+	if owner != key.DID() {
+		db.Close()
+		return nil, fmt.Errorf("open vault: the database belongs to %s, the key to %s", owner, key.DID())
+	}
+	return &Vault{cfg: cfg, db: db, key: key}, nil
+}
+
+// Close releases the database and the sandbox.
+func (v *Vault) Close() error {
+	var errs []error
+	if v.sandbox != nil {
+		errs = append(errs, v.sandbox.Close(context.Background()))
+	}
+	errs = append(errs, v.db.Close())
+	return errors.Join(errs...)
+}
+
+// DID returns the owner's DID, which is the vault's identity.
+func (v *Vault) DID() string { return v.key.DID() }
+
+// Home returns the directory the vault lives in.
+func (v *Vault) Home() string { return v.cfg.Home }
+
+func (v *Vault) now() time.Time { return v.cfg.Now().UTC() }
+
+// compute returns the sandbox, created on first use: commands that never
+// run a job do not pay for a WebAssembly runtime.
+func (v *Vault) compute(ctx context.Context) (*compute.Sandbox, error) {
+	v.sandboxOnce.Do(func() {
+		v.sandbox, v.sandboxErr = compute.NewSandbox(ctx, v.cfg.Compute)
+	})
+	return v.sandbox, v.sandboxErr
+}
+
+// newID returns a random identifier with the given prefix: 128 bits, so
+// that ids are unguessable.
+func (v *Vault) newID(prefix string) (string, error) {
+	var b [16]byte
+	if _, err := io.ReadFull(v.cfg.Rand, b[:]); err != nil {
+		return "", fmt.Errorf("new id: %w", err)
+	}
+	return fmt.Sprintf("%s_%x", prefix, b), nil
+}
