@@ -1,0 +1,38 @@
+// Package ledger is trove's tamper-evident record of every access to a
+// vault: an append-only Merkle log with RFC 6962 hashing, checkpoints in
+// the C2SP tlog-checkpoint signed-note format, inclusion and consistency
+// proofs, receipts a requester verifies offline, and the compensation
+// claims receipts turn into.
+//
+// The package is pure: tree math, encodings and signatures. It holds no
+// storage. Package vault keeps leaf hashes and tree state in its database
+// and calls these functions inside its transactions; it reads leaf hashes
+// back through the one-method HashReader, as golang.org/x/mod/sumdb/tlog
+// does. MemoryHashes is an in-memory HashReader for tests.
+//
+// Invariants:
+//
+//   - A log entry is an Entry encoded by Entry.Marshal: canonical JSON, so
+//     one Entry has exactly one encoding and ParseEntry refuses any other.
+//     Its leaf hash is LeafHash of those bytes.
+//   - Entries carry event types, identifiers (DIDs, job, consent, receipt
+//     and claim ids) and digests, never personal data: anything written to
+//     the log is shown to whoever asks for a proof.
+//   - A checkpoint's origin line and its signing key name are both the
+//     vault's DID, and the signature is by that DID's Ed25519 key, so a
+//     checkpoint verifies with golang.org/x/mod/sumdb/note and nothing but
+//     the DID.
+//   - A receipt verifies offline with only the vault's DID: the JWS is
+//     signed by the vault, its log entry hashes to the leaf hash it names
+//     and agrees with its claims, and the entry is included under a
+//     checkpoint signed by the same vault.
+//   - Every parser of material that crosses a trust boundary (entries,
+//     checkpoints, proofs, receipt bundles) has a size limit, refuses
+//     unknown fields and non-canonical encodings, and is fuzzed.
+//   - Money is integer minor units with a currency or token code, never a
+//     float.
+//
+// Errors that callers branch on are sentinels (ErrMalformed, ErrTooLarge,
+// ErrBadSignature, ErrWrongVault, ErrMismatch, ErrNotIncluded,
+// ErrInconsistent, ErrOutOfRange), wrapped with what was being done.
+package ledger
