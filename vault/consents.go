@@ -74,7 +74,7 @@ func (v *Vault) SubmitRequest(ctx context.Context, token string) (*ConsentReques
 		}
 		_, err = v.appendLog(ctx, tx, ledger.Entry{
 			Type: ledger.RequestReceived, Time: now, Subject: req.Requester,
-			Fields: map[string]string{"request": req.ID, "dataset": req.Dataset, "algorithm": req.Algorithm},
+			Fields: map[string]string{"request_id": req.ID, "dataset": req.Dataset, "algorithm": req.Algorithm},
 		})
 		return err
 	})
@@ -194,7 +194,7 @@ func (v *Vault) Approve(ctx context.Context, id string) (*ConsentRequest, error)
 		}
 		_, err = v.appendLog(ctx, tx, ledger.Entry{
 			Type: ledger.RequestApproved, Time: now, Subject: r.Requester,
-			Fields: map[string]string{"request": id, "consent": consentID, "dataset_digest": digest, "algorithm": r.Algorithm, "by": "owner"},
+			Fields: map[string]string{"request_id": id, "consent_id": consentID, "dataset_digest": digest, "algorithm": r.Algorithm, "by": "owner"},
 		})
 		return err
 	})
@@ -220,7 +220,7 @@ func (v *Vault) Deny(ctx context.Context, id string) (*ConsentRequest, error) {
 		}
 		_, err = v.appendLog(ctx, tx, ledger.Entry{
 			Type: ledger.RequestDenied, Time: now, Subject: r.Requester,
-			Fields: map[string]string{"request": id, "by": "owner"},
+			Fields: map[string]string{"request_id": id, "by": "owner"},
 		})
 		return err
 	})

@@ -193,7 +193,7 @@ func (v *Vault) acceptJob(ctx context.Context, jr JobRequest, now time.Time) (*C
 		}
 		_, err = v.appendLog(ctx, tx, ledger.Entry{
 			Type: ledger.JobAccepted, Time: now, Subject: c.Requester,
-			Fields: map[string]string{"job": jobID, "consent": c.ID, "algorithm": algorithm, "dataset_digest": c.DatasetDigest,
+			Fields: map[string]string{"job_id": jobID, "consent_id": c.ID, "algorithm": algorithm, "dataset_digest": c.DatasetDigest,
 				"run": fmt.Sprintf("%d/%d", c.RunsUsed, c.MaxRuns)},
 		})
 		return err
@@ -233,7 +233,7 @@ func (v *Vault) failJob(ctx context.Context, job *Job, runErr error) (*Job, erro
 		}
 		_, err := v.appendLog(ctx, tx, ledger.Entry{
 			Type: ledger.RunFinished, Time: now, Subject: job.Requester,
-			Fields: map[string]string{"job": job.ID, "status": "failed", "reason": reason},
+			Fields: map[string]string{"job_id": job.ID, "status": "failed", "reason": reason},
 		})
 		return err
 	})
@@ -279,38 +279,38 @@ func (v *Vault) finishJob(ctx context.Context, c *Consent, job *Job, out *comput
 	}
 	var bundle []byte
 	var claim ledger.Claim
+	rc := ledger.ReceiptClaims{
+		ID: receiptID, JobID: job.ID, ConsentID: c.ID, Requester: c.Requester, Vault: v.DID(),
+		DatasetDigest: c.DatasetDigest, Algorithm: c.Algorithm, OutputSHA256: outHash,
+		IssuedAt: now.Truncate(time.Second),
+	}
 	err = v.write(ctx, func(tx *sql.Tx) error {
-		finished := ledger.Entry{Type: ledger.RunFinished, Time: now, Subject: job.Requester,
-			Fields: map[string]string{"job": job.ID, "status": "succeeded", "output_sha256": outHash}}
+		// The receipt points at the run's entry; the release and the claim
+		// follow it in the same append, so one checkpoint covers all three.
+		finished := ledger.ReceiptEntry(rc)
 		released := ledger.Entry{Type: ledger.ResultReleased, Time: now, Subject: job.Requester,
-			Fields: map[string]string{"job": job.ID, "receipt": receiptID, "consent": c.ID, "output_sha256": outHash,
-				"dataset_digest": c.DatasetDigest, "algorithm": c.Algorithm}}
+			Fields: map[string]string{"job_id": job.ID, "receipt_id": receiptID, "output_sha256": outHash}}
 		claimed := ledger.Entry{Type: ledger.ClaimCreated, Time: now, Subject: job.Requester,
-			Fields: map[string]string{"claim": claimID, "receipt": receiptID, "job": job.ID,
+			Fields: map[string]string{"claim_id": claimID, "receipt_id": receiptID, "job_id": job.ID,
 				"amount": fmt.Sprint(c.Price.Amount), "currency": c.Price.Currency}}
 		a, err := v.appendLog(ctx, tx, finished, released, claimed)
 		if err != nil {
 			return err
 		}
-		releasedIndex := a.First + 1
-		entryBytes, err := released.Marshal()
+		entryBytes, err := finished.Marshal()
 		if err != nil {
 			return err
 		}
-		rc := ledger.ReceiptClaims{
-			ID: receiptID, JobID: job.ID, ConsentID: c.ID, Requester: c.Requester, Vault: v.DID(),
-			DatasetDigest: c.DatasetDigest, Algorithm: c.Algorithm, OutputSHA256: outHash,
-			LogIndex: releasedIndex, LeafHash: hex.EncodeToString(a.LeafHashes[1]), IssuedAt: now,
-		}
+		rc.LogIndex, rc.LeafHash = a.First, hex.EncodeToString(a.LeafHashes[0])
 		jws, err := ledger.IssueReceipt(v.key, rc)
 		if err != nil {
 			return fmt.Errorf("sign receipt: %w", err)
 		}
-		proof, err := ledger.InclusionProof(ctx, leafReader{tx}, releasedIndex, a.Size)
+		proof, err := ledger.InclusionProof(ctx, leafReader{tx}, rc.LogIndex, a.Size)
 		if err != nil {
 			return fmt.Errorf("inclusion proof: %w", err)
 		}
-		bundle, err = json.Marshal(ledger.Receipt{Receipt: jws, Entry: entryBytes, Checkpoint: string(a.Checkpoint), InclusionProof: proof})
+		bundle, err = json.Marshal(ledger.Receipt{JWS: jws, Entry: entryBytes, Checkpoint: a.Checkpoint, InclusionProof: proof})
 		if err != nil {
 			return err
 		}
@@ -367,4 +367,16 @@ func (v *Vault) Job(ctx context.Context, id string) (*Job, error) {
 		}
 	}
 	return &j, nil
+}
+
+// Receipt returns the receipt bundle with the given receipt id.
+func (v *Vault) Receipt(ctx context.Context, id string) (json.RawMessage, error) {
+	var bundle string
+	err := v.db.QueryRowContext(ctx, `SELECT receipt FROM jobs WHERE receipt_id = ?`, id).Scan(&bundle)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, trove.Errorf(trove.ENOTFOUND, "no receipt %q", id)
+	} else if err != nil {
+		return nil, fmt.Errorf("receipt %s: %w", id, err)
+	}
+	return json.RawMessage(bundle), nil
 }

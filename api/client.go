@@ -1,0 +1,166 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/trove-project/trove"
+	"github.com/trove-project/trove/ledger"
+	"github.com/trove-project/trove/vault"
+)
+
+// Limits on what the client reads from a vault.
+const (
+	maxResponse   = 64 << 20
+	maxCheckpoint = 8 << 10
+)
+
+// Client calls one vault's public API.
+type Client struct {
+	base string
+	http *http.Client
+}
+
+// NewClient returns a client for the vault at baseURL (such as
+// http://127.0.0.1:8470). A nil httpClient means one with a 5-minute
+// timeout.
+func NewClient(baseURL string, httpClient *http.Client) (*Client, error) {
+	u, err := url.Parse(baseURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, trove.Errorf(trove.EINVALID, "vault URL %q: want http(s)://host[:port]", baseURL)
+	}
+	if httpClient == nil {
+		httpClient = &http.Client{Timeout: 5 * time.Minute}
+	}
+	return &Client{base: strings.TrimRight(u.String(), "/"), http: httpClient}, nil
+}
+
+// BaseURL returns the vault's base URL.
+func (c *Client) BaseURL() string { return c.base }
+
+// do sends a request and decodes a JSON answer into out (unless out is
+// nil), turning problem documents into *trove.Error.
+func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
+	if err != nil {
+		return err
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return &trove.Error{Code: trove.EUNAVAILABLE, Message: fmt.Sprintf("cannot reach the vault at %s", c.base), Err: err}
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		return errorFromResponse(resp)
+	}
+	if out == nil {
+		return nil
+	}
+	if raw, ok := out.(*[]byte); ok {
+		*raw, err = io.ReadAll(io.LimitReader(resp.Body, maxResponse))
+		return err
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, maxResponse)).Decode(out); err != nil {
+		return fmt.Errorf("%s %s: decode answer: %w", method, path, err)
+	}
+	return nil
+}
+
+// Health checks that the vault is up and returns its DID.
+func (c *Client) Health(ctx context.Context) (*Health, error) {
+	var h Health
+	return &h, c.do(ctx, http.MethodGet, "/healthz", nil, &h)
+}
+
+// Catalog returns what the vault offers.
+func (c *Client) Catalog(ctx context.Context) (*Catalog, error) {
+	var cat Catalog
+	return &cat, c.do(ctx, http.MethodGet, "/v1/catalog", nil, &cat)
+}
+
+// SubmitConsentRequest sends a signed consent request.
+func (c *Client) SubmitConsentRequest(ctx context.Context, token string) (*ConsentRequestStatus, error) {
+	var st ConsentRequestStatus
+	return &st, c.do(ctx, http.MethodPost, "/v1/consent-requests", ConsentRequestBody{Request: token}, &st)
+}
+
+// ConsentRequest returns the state of a consent request and, once
+// approved, its credential.
+func (c *Client) ConsentRequest(ctx context.Context, id string) (*ConsentRequestStatus, error) {
+	var st ConsentRequestStatus
+	return &st, c.do(ctx, http.MethodGet, "/v1/consent-requests/"+url.PathEscape(id), nil, &st)
+}
+
+// Challenge fetches a single-use nonce for a presentation.
+func (c *Client) Challenge(ctx context.Context) (*Challenge, error) {
+	var ch Challenge
+	return &ch, c.do(ctx, http.MethodGet, "/v1/challenge", nil, &ch)
+}
+
+// SubmitJob runs a job and returns it once finished.
+func (c *Client) SubmitJob(ctx context.Context, body JobBody) (*vault.Job, error) {
+	var job vault.Job
+	return &job, c.do(ctx, http.MethodPost, "/v1/jobs", body, &job)
+}
+
+// Job returns a job by id.
+func (c *Client) Job(ctx context.Context, id string) (*vault.Job, error) {
+	var job vault.Job
+	return &job, c.do(ctx, http.MethodGet, "/v1/jobs/"+url.PathEscape(id), nil, &job)
+}
+
+// Receipt returns a receipt bundle by id.
+func (c *Client) Receipt(ctx context.Context, id string) ([]byte, error) {
+	var b []byte
+	return b, c.do(ctx, http.MethodGet, "/v1/receipts/"+url.PathEscape(id), nil, &b)
+}
+
+// Checkpoint returns the vault's latest signed checkpoint (unverified).
+func (c *Client) Checkpoint(ctx context.Context) ([]byte, error) {
+	var b []byte
+	if err := c.do(ctx, http.MethodGet, "/v1/log/checkpoint", nil, &b); err != nil {
+		return nil, err
+	}
+	if len(b) > maxCheckpoint {
+		return nil, trove.Errorf(trove.ETOOLARGE, "the checkpoint is over %d bytes", maxCheckpoint)
+	}
+	return b, nil
+}
+
+// InclusionProof asks for a proof that entry index is in the tree of size.
+func (c *Client) InclusionProof(ctx context.Context, index, size uint64) (*Proof, error) {
+	var p Proof
+	return &p, c.do(ctx, http.MethodGet, fmt.Sprintf("/v1/log/proof/inclusion?index=%d&size=%d", index, size), nil, &p)
+}
+
+// ConsistencyProof asks for a proof that the tree of size from is a prefix
+// of the tree of size to.
+func (c *Client) ConsistencyProof(ctx context.Context, from, to uint64) (*Proof, error) {
+	var p Proof
+	return &p, c.do(ctx, http.MethodGet, fmt.Sprintf("/v1/log/proof/consistency?from=%d&to=%d", from, to), nil, &p)
+}
+
+// Claim returns a compensation claim by id.
+func (c *Client) Claim(ctx context.Context, id string) (*ledger.Claim, error) {
+	var cl ledger.Claim
+	return &cl, c.do(ctx, http.MethodGet, "/v1/claims/"+url.PathEscape(id), nil, &cl)
+}

@@ -1,0 +1,11 @@
+// Package api is trove's public HTTP API (echo v4) and the Go client that
+// requesters use to call it.
+//
+// The server serves a vault to requesters: the catalog, consent requests,
+// challenges, jobs, receipts, the log's checkpoints and proofs, claims.
+// Every body has a size limit, unknown JSON fields are refused, and every
+// error is an application/problem+json document (RFC 9457) whose `type`
+// URI is stable; trove.Error codes map to HTTP statuses in exactly one
+// place (problem.go). The server listens before it serves, so tests use
+// 127.0.0.1:0 and read the port back.
+package api

@@ -1,0 +1,314 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/trove-project/trove"
+	"github.com/trove-project/trove/compute"
+	"github.com/trove-project/trove/ledger"
+	"github.com/trove-project/trove/vault"
+)
+
+// Vault is what the API needs of a vault.
+type Vault interface {
+	DID() string
+	Datasets(ctx context.Context) ([]vault.Dataset, error)
+	SubmitRequest(ctx context.Context, token string) (*vault.ConsentRequest, error)
+	ConsentRequest(ctx context.Context, id string) (*vault.ConsentRequest, error)
+	Challenge(ctx context.Context) (string, time.Time, error)
+	RunJob(ctx context.Context, jr vault.JobRequest) (*vault.Job, error)
+	Job(ctx context.Context, id string) (*vault.Job, error)
+	Receipt(ctx context.Context, id string) (json.RawMessage, error)
+	Checkpoint(ctx context.Context) ([]byte, error)
+	InclusionProof(ctx context.Context, index, size uint64) ([][]byte, error)
+	ConsistencyProof(ctx context.Context, from, to uint64) ([][]byte, error)
+	Claim(ctx context.Context, id string) (*ledger.Claim, error)
+}
+
+// Limits on request bodies.
+const (
+	MaxSmallBody = 64 << 10 // JSON bodies other than jobs
+	MaxJobBody   = 48 << 20 // a job carries a module (base64 in JSON)
+)
+
+// Server serves the public API of one vault.
+type Server struct {
+	Addr   string // listen address; "127.0.0.1:0" picks a free port
+	Vault  Vault
+	Logger *slog.Logger
+
+	ln   net.Listener
+	http *http.Server
+	echo *echo.Echo
+}
+
+// NewServer returns a server for v listening on addr once opened.
+func NewServer(v Vault, addr string, logger *slog.Logger) *Server {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{Addr: addr, Vault: v, Logger: logger, echo: echo.New()}
+	s.echo.HideBanner, s.echo.HidePort = true, true
+	s.echo.HTTPErrorHandler = s.handleError
+	s.routes()
+	s.http = &http.Server{
+		Handler:           s.echo,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       5 * time.Minute,
+		WriteTimeout:      5 * time.Minute,
+		IdleTimeout:       60 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+	}
+	return s
+}
+
+// Open starts listening and serving in the background.
+func (s *Server) Open() error {
+	ln, err := net.Listen("tcp", s.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", s.Addr, err)
+	}
+	s.ln = ln
+	go func() {
+		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.Logger.Error("api server stopped", "err", err)
+		}
+	}()
+	return nil
+}
+
+// Port returns the port the server listens on.
+func (s *Server) Port() int { return s.ln.Addr().(*net.TCPAddr).Port }
+
+// URL returns the base URL of the server.
+func (s *Server) URL() string {
+	host, _, _ := net.SplitHostPort(s.ln.Addr().String())
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, strconv.Itoa(s.Port()))
+}
+
+// Close stops the server, letting requests in flight finish within ctx.
+func (s *Server) Close(ctx context.Context) error { return s.http.Shutdown(ctx) }
+
+func (s *Server) routes() {
+	e := s.echo
+	small := bodyLimit(MaxSmallBody)
+	e.GET("/healthz", s.health)
+	e.GET("/v1/catalog", s.catalog)
+	e.POST("/v1/consent-requests", s.submitRequest, small)
+	e.GET("/v1/consent-requests/:id", s.getRequest)
+	e.GET("/v1/challenge", s.challenge)
+	e.POST("/v1/jobs", s.submitJob, bodyLimit(MaxJobBody))
+	e.GET("/v1/jobs/:id", s.getJob)
+	e.GET("/v1/receipts/:id", s.getReceipt)
+	e.GET("/v1/log/checkpoint", s.checkpoint)
+	e.GET("/v1/log/proof/inclusion", s.inclusionProof)
+	e.GET("/v1/log/proof/consistency", s.consistencyProof)
+	e.GET("/v1/claims/:id", s.getClaim)
+}
+
+// bodyLimit caps a request body: reading past n fails with a
+// too_large problem.
+func bodyLimit(n int64) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			r := c.Request()
+			if r.ContentLength > n {
+				return trove.Errorf(trove.ETOOLARGE, "the body is over the limit of %d bytes", n)
+			}
+			r.Body = http.MaxBytesReader(c.Response(), r.Body, n)
+			return next(c)
+		}
+	}
+}
+
+// handleError writes every error as problem+json.
+func (s *Server) handleError(err error, c echo.Context) {
+	var he *echo.HTTPError
+	if errors.As(err, &he) {
+		code := codeOf(he.Code)
+		err = &trove.Error{Code: code, Message: fmt.Sprint(he.Message)}
+		if he.Code == http.StatusMethodNotAllowed || he.Code == http.StatusNotFound {
+			err = &trove.Error{Code: trove.ENOTFOUND, Message: "no such resource"}
+		}
+	}
+	p := problemFor(err)
+	if p.Status >= 500 {
+		s.Logger.Error("request failed", "method", c.Request().Method, "path", c.Path(), "err", err)
+	}
+	if c.Response().Committed {
+		return
+	}
+	b, _ := json.Marshal(p)
+	c.Response().Header().Set("Content-Type", "application/problem+json")
+	c.Response().WriteHeader(p.Status)
+	c.Response().Write(b)
+}
+
+// decode reads a JSON body strictly: one document, no unknown fields.
+func decode(c echo.Context, v any) error {
+	dec := json.NewDecoder(c.Request().Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return trove.Errorf(trove.ETOOLARGE, "the body is over the limit of %d bytes", tooLarge.Limit)
+		}
+		return trove.Errorf(trove.EINVALID, "the body is not valid JSON for this endpoint: %v", err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return trove.Errorf(trove.EINVALID, "the body holds more than one JSON document")
+	}
+	return nil
+}
+
+func (s *Server) health(c echo.Context) error {
+	return c.JSON(http.StatusOK, Health{Status: "ok", Vault: s.Vault.DID()})
+}
+
+func (s *Server) catalog(c echo.Context) error {
+	ds, err := s.Vault.Datasets(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	cat := Catalog{Vault: s.Vault.DID(), Datasets: []CatalogDataset{}, Algorithms: compute.Builtins()}
+	for _, d := range ds {
+		cat.Datasets = append(cat.Datasets, CatalogDataset{Name: d.Name, Digest: d.Digest, Schema: d.Schema, Rows: rowsBucket(d.Rows)})
+	}
+	return c.JSON(http.StatusOK, cat)
+}
+
+func (s *Server) submitRequest(c echo.Context) error {
+	var body ConsentRequestBody
+	if err := decode(c, &body); err != nil {
+		return err
+	}
+	r, err := s.Vault.SubmitRequest(c.Request().Context(), body.Request)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, statusOfRequest(r))
+}
+
+func statusOfRequest(r *vault.ConsentRequest) ConsentRequestStatus {
+	return ConsentRequestStatus{ID: r.ID, State: r.State, ConsentID: r.ConsentID, Credential: r.Credential}
+}
+
+func (s *Server) getRequest(c echo.Context) error {
+	r, err := s.Vault.ConsentRequest(c.Request().Context(), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, statusOfRequest(r))
+}
+
+func (s *Server) challenge(c echo.Context) error {
+	nonce, exp, err := s.Vault.Challenge(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set("Cache-Control", "no-store")
+	return c.JSON(http.StatusOK, Challenge{Nonce: nonce, Audience: s.Vault.DID(), ExpiresAt: exp})
+}
+
+func (s *Server) submitJob(c echo.Context) error {
+	var body JobBody
+	if err := decode(c, &body); err != nil {
+		return err
+	}
+	job, err := s.Vault.RunJob(c.Request().Context(), vault.JobRequest{
+		Presentation: body.Presentation, Algorithm: body.Algorithm, Module: body.Module, Params: body.Params,
+	})
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, job)
+}
+
+func (s *Server) getJob(c echo.Context) error {
+	job, err := s.Vault.Job(c.Request().Context(), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, job)
+}
+
+func (s *Server) getReceipt(c echo.Context) error {
+	r, err := s.Vault.Receipt(c.Request().Context(), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	return c.JSONBlob(http.StatusOK, r)
+}
+
+func (s *Server) checkpoint(c echo.Context) error {
+	note, err := s.Vault.Checkpoint(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set("Cache-Control", "no-store")
+	return c.Blob(http.StatusOK, "text/plain; charset=utf-8", note)
+}
+
+// uintParam reads a required unsigned integer query parameter.
+func uintParam(c echo.Context, name string) (uint64, error) {
+	v := c.QueryParam(name)
+	n, err := strconv.ParseUint(v, 10, 63)
+	if err != nil {
+		return 0, trove.Errorf(trove.EINVALID, "query parameter %s must be a non-negative integer", name)
+	}
+	return n, nil
+}
+
+func (s *Server) inclusionProof(c echo.Context) error {
+	index, err := uintParam(c, "index")
+	if err != nil {
+		return err
+	}
+	size, err := uintParam(c, "size")
+	if err != nil {
+		return err
+	}
+	hashes, err := s.Vault.InclusionProof(c.Request().Context(), index, size)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, Proof{Index: index, Size: size, Hashes: hashes})
+}
+
+func (s *Server) consistencyProof(c echo.Context) error {
+	from, err := uintParam(c, "from")
+	if err != nil {
+		return err
+	}
+	to, err := uintParam(c, "to")
+	if err != nil {
+		return err
+	}
+	hashes, err := s.Vault.ConsistencyProof(c.Request().Context(), from, to)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, Proof{From: from, Size: to, Hashes: hashes})
+}
+
+func (s *Server) getClaim(c echo.Context) error {
+	cl, err := s.Vault.Claim(c.Request().Context(), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, cl)
+}
