@@ -59,13 +59,9 @@ func ClaimFromReceipt(id string, r ReceiptClaims, amount int64, currency string,
 // non-negative amount, a currency code of 1 to 16 letters, digits, '.',
 // '_' or '-', and a known state. It fails with ErrMalformed.
 func (c Claim) Validate() error {
-	for name, v := range map[string]string{
-		"id": c.ID, "receipt id": c.ReceiptID, "job id": c.JobID, "consent id": c.ConsentID,
-		"requester": c.Requester, "vault": c.Vault,
-	} {
-		if v == "" {
-			return fmt.Errorf("claim: %s is empty: %w", name, ErrMalformed)
-		}
+	if err := requireAll("claim", "id", c.ID, "receipt id", c.ReceiptID, "job id", c.JobID,
+		"consent id", c.ConsentID, "requester", c.Requester, "vault", c.Vault); err != nil {
+		return err
 	}
 	if c.Amount < 0 {
 		return fmt.Errorf("claim %s: negative amount %d: %w", short(c.ID), c.Amount, ErrMalformed)
@@ -93,4 +89,15 @@ func validCurrency(s string) bool {
 		}
 	}
 	return true
+}
+
+// requireAll checks that every value of the name, value pairs is
+// non-empty, reporting the first that is empty.
+func requireAll(what string, pairs ...string) error {
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if pairs[i+1] == "" {
+			return fmt.Errorf("%s: %s is empty: %w", what, pairs[i], ErrMalformed)
+		}
+	}
+	return nil
 }

@@ -18,17 +18,18 @@ const (
 	RequestDenied   EventType = "request.denied"   // the owner denied it
 	JobAccepted     EventType = "job.accepted"     // a job's presentation verified; it may run
 	JobRejected     EventType = "job.rejected"     // a job was refused, with its reason
-	RunFinished     EventType = "run.finished"     // a job ran; the entry a receipt points to
-	ResultReleased  EventType = "result.released"  // a result was handed to the requester
+	RunFinished     EventType = "run.finished"     // a job ran, or failed
+	ResultReleased  EventType = "result.released"  // a result was released; the entry a receipt points to
 	ClaimCreated    EventType = "claim.created"    // a compensation claim was created
 	DatasetImported EventType = "dataset.imported" // the owner imported a dataset
+	DatasetDeleted  EventType = "dataset.deleted"  // the owner deleted a dataset
 )
 
 // Valid reports whether t is one of the event types above.
 func (t EventType) Valid() bool {
 	switch t {
 	case RequestReceived, RequestApproved, RequestDenied, JobAccepted, JobRejected,
-		RunFinished, ResultReleased, ClaimCreated, DatasetImported:
+		RunFinished, ResultReleased, ClaimCreated, DatasetImported, DatasetDeleted:
 		return true
 	}
 	return false

@@ -92,13 +92,9 @@ func (c *ReceiptClaims) UnmarshalJSON(b []byte) error {
 
 // validate checks that every claim is present and well-formed.
 func (c ReceiptClaims) validate() error {
-	for name, v := range map[string]string{
-		"id": c.ID, "job id": c.JobID, "consent id": c.ConsentID, "vault": c.Vault,
-		"dataset digest": c.DatasetDigest, "algorithm": c.Algorithm,
-	} {
-		if v == "" {
-			return fmt.Errorf("receipt claims: %s is empty: %w", name, ErrMalformed)
-		}
+	if err := requireAll("receipt claims", "id", c.ID, "job id", c.JobID, "consent id", c.ConsentID,
+		"vault", c.Vault, "dataset digest", c.DatasetDigest, "algorithm", c.Algorithm); err != nil {
+		return err
 	}
 	if !strings.HasPrefix(c.Requester, "did:") {
 		return fmt.Errorf("receipt claims: requester %q is not a DID: %w", short(c.Requester), ErrMalformed)
@@ -127,21 +123,21 @@ func isSHA256Hex(s string) bool {
 	return true
 }
 
-// ReceiptEntry returns the log entry a receipt points to: a RunFinished
-// entry by the requester that repeats the receipt's identifiers and
-// digests. The vault appends its Marshal-ed bytes, then sets c.LogIndex
-// and c.LeafHash from the append before IssueReceipt. VerifyReceipt
-// checks the entry it is given says what ReceiptEntry says (it may say
-// more).
+// ReceiptEntry returns the log entry a receipt points to: the
+// ResultReleased entry for the requester that repeats the receipt's
+// identifiers and digests. The vault appends its Marshal-ed bytes, sets
+// c.LogIndex and c.LeafHash from the append, then calls IssueReceipt.
+// VerifyReceipt checks that the bundle's entry says at least what
+// ReceiptEntry says (it may say more).
 func ReceiptEntry(c ReceiptClaims) Entry {
 	return Entry{
-		Type:    RunFinished,
+		Type:    ResultReleased,
 		Time:    c.IssuedAt,
 		Subject: c.Requester,
 		Fields: map[string]string{
-			"receipt_id":     c.ID,
-			"job_id":         c.JobID,
-			"consent_id":     c.ConsentID,
+			"receipt":        c.ID,
+			"job":            c.JobID,
+			"consent":        c.ConsentID,
 			"dataset_digest": c.DatasetDigest,
 			"algorithm":      c.Algorithm,
 			"output_sha256":  c.OutputSHA256,
@@ -181,18 +177,19 @@ func IssueReceipt(s Signer, c ReceiptClaims) (string, error) {
 // receipt, the log entry it points to, a checkpoint signed by the vault
 // and the proof that the entry is included under it.
 type Receipt struct {
-	// JWS is the receipt as IssueReceipt returns it.
-	JWS string
+	// Receipt is the signed receipt, a compact JWS from IssueReceipt.
+	Receipt string
 	// Entry is the log entry's bytes, whose leaf hash the receipt names.
 	Entry []byte
-	// Checkpoint is a signed checkpoint note whose tree includes Entry.
-	Checkpoint []byte
+	// Checkpoint is the text of a signed checkpoint note whose tree
+	// includes Entry.
+	Checkpoint string
 	// InclusionProof proves Entry's inclusion under Checkpoint.
 	InclusionProof [][]byte
 }
 
 type receiptJSON struct {
-	JWS            string   `json:"receipt"`
+	Receipt        string   `json:"receipt"`
 	Entry          string   `json:"entry"`
 	Checkpoint     string   `json:"checkpoint"`
 	InclusionProof []string `json:"inclusion_proof"`
@@ -204,9 +201,9 @@ var receiptKeys = []string{"receipt", "entry", "checkpoint", "inclusion_proof"}
 // base64, the checkpoint as its note text.
 func (r Receipt) MarshalJSON() ([]byte, error) {
 	w := receiptJSON{
-		JWS:            r.JWS,
+		Receipt:        r.Receipt,
 		Entry:          base64.StdEncoding.EncodeToString(r.Entry),
-		Checkpoint:     string(r.Checkpoint),
+		Checkpoint:     r.Checkpoint,
 		InclusionProof: make([]string, len(r.InclusionProof)),
 	}
 	for i, h := range r.InclusionProof {
@@ -236,7 +233,7 @@ func (r *Receipt) UnmarshalJSON(b []byte) error {
 			return fmt.Errorf("receipt bundle: proof hash %d: %w: %w", i, ErrMalformed, err)
 		}
 	}
-	*r = Receipt{JWS: w.JWS, Entry: entry, Checkpoint: []byte(w.Checkpoint), InclusionProof: proof}
+	*r = Receipt{Receipt: w.Receipt, Entry: entry, Checkpoint: w.Checkpoint, InclusionProof: proof}
 	return nil
 }
 
@@ -260,7 +257,7 @@ func VerifyReceipt(bundle []byte, vaultDID string) (*ReceiptClaims, *Checkpoint,
 	if err := json.Unmarshal(bundle, &r); err != nil {
 		return nil, nil, fmt.Errorf("verify receipt: %w", err)
 	}
-	c, err := verifyReceiptJWS(r.JWS, vaultDID, pub)
+	c, err := verifyReceiptJWS(r.Receipt, vaultDID, pub)
 	if err != nil {
 		return nil, nil, fmt.Errorf("verify receipt: %w", err)
 	}
@@ -275,7 +272,7 @@ func VerifyReceipt(bundle []byte, vaultDID string) (*ReceiptClaims, *Checkpoint,
 	if err := entryMatches(*c, e); err != nil {
 		return nil, nil, fmt.Errorf("verify receipt %s: %w", short(c.ID), err)
 	}
-	cp, err := OpenCheckpoint(r.Checkpoint, vaultDID)
+	cp, err := OpenCheckpoint([]byte(r.Checkpoint), vaultDID)
 	if err != nil {
 		return nil, nil, fmt.Errorf("verify receipt %s: %w", short(c.ID), err)
 	}
