@@ -1,0 +1,313 @@
+package main
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/trove-project/trove"
+	"github.com/trove-project/trove/api"
+	"github.com/trove-project/trove/compute"
+	"github.com/trove-project/trove/consent"
+	"github.com/trove-project/trove/internal/safefile"
+	"github.com/trove-project/trove/ledger"
+	"github.com/trove-project/trove/requester"
+)
+
+func openRequester(cfg *Config) (*requester.Requester, error) {
+	pass, err := cfg.passphrase("Passphrase for the requester in "+cfg.RequesterHome, false)
+	if err != nil {
+		return nil, usageError("%v", err)
+	}
+	return requester.Open(cfg.RequesterHome, pass)
+}
+
+func requesterCmd(cfg *Config) *cobra.Command {
+	c := &cobra.Command{Use: "requester", Short: "Manage the requester identity"}
+	c.AddCommand(&cobra.Command{
+		Use:   "init",
+		Short: "Create a requester identity (a did:key) in its own home",
+		Long: `Create a requester home (--requester-home, $TROVE_REQUESTER_HOME, default
+~/.trove-requester) holding a new did:key sealed under a passphrase.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			pass, err := cfg.passphrase("New passphrase for the requester", true)
+			if err != nil {
+				return usageError("%v", err)
+			}
+			r, err := requester.Init(cfg.RequesterHome, pass, cfg.WorkFactor)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cfg.Stdout, "Created a requester in %s\nIts DID: %s\n", cfg.RequesterHome, r.DID())
+			return nil
+		},
+	})
+	return c
+}
+
+// algorithmArg reads --algorithm: a built-in id, or a .wasm file whose
+// sha256 names it.
+func algorithmArg(arg string) (id string, module []byte, err error) {
+	if compute.IsBuiltin(arg) {
+		return arg, nil, nil
+	}
+	if strings.HasPrefix(arg, "builtin:") {
+		return "", nil, usageError("unknown built-in algorithm %q (known: %s)", arg, strings.Join(compute.Builtins(), ", "))
+	}
+	module, err = os.ReadFile(arg)
+	if err != nil {
+		return "", nil, usageError("--algorithm: %v", err)
+	}
+	return compute.ModuleHash(module), module, nil
+}
+
+// parsePrice reads "250 EUR" or "250EUR": integer minor units and a code.
+func parsePrice(s string) (consent.Money, error) {
+	s = strings.TrimSpace(s)
+	i := strings.IndexFunc(s, func(r rune) bool { return r < '0' || r > '9' })
+	if i <= 0 {
+		return consent.Money{}, usageError("--price %q: want integer minor units and a currency, like \"250 EUR\" (2.50 EUR)", s)
+	}
+	n, err := strconv.ParseInt(s[:i], 10, 64)
+	if err != nil {
+		return consent.Money{}, usageError("--price %q: %v", s, err)
+	}
+	return consent.Money{Amount: n, Currency: strings.ToUpper(strings.TrimSpace(s[i:]))}, nil
+}
+
+func requestCmd(cfg *Config) *cobra.Command {
+	c := &cobra.Command{Use: "request", Short: "Ask vaults for consent and run jobs under it"}
+	var (
+		vaultURL, dataset, algorithm, purpose, price string
+		runs                                         int
+		validity                                     time.Duration
+	)
+	ask := &cobra.Command{
+		Use:   "consent",
+		Short: "Ask a vault's owner for consent to run an algorithm on a dataset",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			alg, _, err := algorithmArg(algorithm)
+			if err != nil {
+				return err
+			}
+			p, err := parsePrice(price)
+			if err != nil {
+				return err
+			}
+			r, err := openRequester(cfg)
+			if err != nil {
+				return err
+			}
+			client, err := api.NewClient(vaultURL, nil)
+			if err != nil {
+				return err
+			}
+			st, err := r.RequestConsent(cmd.Context(), client, requester.Ask{
+				Dataset: dataset, Algorithm: alg, Purpose: purpose, MaxRuns: runs, Price: p, Validity: validity,
+			})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cfg.Stdout, "Sent request %s (%s). Follow it with: trove request status %s\n", st.ID, st.State, st.ID)
+			return nil
+		},
+	}
+	ask.Flags().StringVar(&vaultURL, "vault", "", "the vault's API URL (required)")
+	ask.Flags().StringVar(&dataset, "dataset", "", "dataset name from the vault's catalog (required)")
+	ask.Flags().StringVar(&algorithm, "algorithm", "", "a .wasm module or a built-in id such as builtin:stats@1 (required)")
+	ask.Flags().StringVar(&purpose, "purpose", "", "what the results are for, in words the owner understands (required)")
+	ask.Flags().IntVar(&runs, "runs", 1, "how many runs to ask for")
+	ask.Flags().StringVar(&price, "price", "0 EUR", "price per run in integer minor units and a currency, like \"250 EUR\"")
+	ask.Flags().DurationVar(&validity, "valid-for", 30*24*time.Hour, "how long the consent should last")
+	for _, f := range []string{"vault", "dataset", "algorithm", "purpose"} {
+		ask.MarkFlagRequired(f)
+	}
+
+	status := &cobra.Command{
+		Use:   "status ID",
+		Short: "Show whether a request is pending, approved or denied; keep the credential once approved",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r, err := openRequester(cfg)
+			if err != nil {
+				return err
+			}
+			p, err := r.Request(args[0])
+			if err != nil {
+				return err
+			}
+			client, err := api.NewClient(p.VaultURL, nil)
+			if err != nil {
+				return err
+			}
+			st, cred, err := r.RequestStatus(cmd.Context(), client, args[0])
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cfg.Stdout, "Request %s: %s\n", st.ID, st.State)
+			if cred != nil {
+				fmt.Fprintf(cfg.Stdout, "Consent %s: %d runs of %s on %s until %s\nRun it with: trove request run --vault %s --consent %s\n",
+					cred.ID, cred.Terms.MaxRuns, cred.Terms.Algorithm, cred.Terms.Dataset, cred.Expires.Format(time.RFC3339), p.VaultURL, cred.ID)
+			}
+			return nil
+		},
+	}
+
+	var consentID, params, out, module string
+	run := &cobra.Command{
+		Use:   "run",
+		Short: "Run a job under a consent; keep the result, the receipt and the checkpoint",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			r, err := openRequester(cfg)
+			if err != nil {
+				return err
+			}
+			cred, err := r.Credential(consentID)
+			if err != nil {
+				return err
+			}
+			var mod []byte
+			if module != "" {
+				if _, mod, err = algorithmArg(module); err != nil {
+					return err
+				}
+			}
+			if params != "" && !json.Valid([]byte(params)) {
+				return usageError("--params is not valid JSON")
+			}
+			client, err := api.NewClient(vaultURL, nil)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(cfg.Stderr, "Running the job at the vault…")
+			res, err := r.RunJob(cmd.Context(), client, cred, mod, json.RawMessage(params))
+			if err != nil {
+				return err
+			}
+			if err := writeRun(out, cred, res); err != nil {
+				return err
+			}
+			fmt.Fprintf(cfg.Stdout, "Job %s succeeded; receipt %s verified (log entry %d of %d).\nWrote result.json, receipt.json, checkpoint.txt, presentation.jwt, consent.jwt to %s\n",
+				res.Job.ID, res.Receipt.ID, res.Receipt.LogIndex, res.Checkpoint.Size, out)
+			return nil
+		},
+	}
+	run.Flags().StringVar(&vaultURL, "vault", "", "the vault's API URL (required)")
+	run.Flags().StringVar(&consentID, "consent", "", "the consent id from `trove request status` (required)")
+	run.Flags().StringVar(&module, "module", "", "the .wasm module the consent names (not needed for built-ins)")
+	run.Flags().StringVar(&params, "params", "", "JSON parameters for the algorithm")
+	run.Flags().StringVar(&out, "out", ".", "directory for the result, receipt and checkpoint")
+	for _, f := range []string{"vault", "consent"} {
+		run.MarkFlagRequired(f)
+	}
+	c.AddCommand(ask, status, run)
+	return c
+}
+
+// writeRun writes a run's artifacts into dir.
+func writeRun(dir, credential string, res *requester.Run) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	var bundle ledger.Receipt
+	if err := json.Unmarshal(res.Job.Receipt, &bundle); err != nil {
+		return err
+	}
+	pretty := func(b []byte) []byte {
+		var v any
+		if json.Unmarshal(b, &v) != nil {
+			return b
+		}
+		out, _ := json.MarshalIndent(v, "", "  ")
+		return append(out, '\n')
+	}
+	files := map[string][]byte{
+		"result.json":      pretty(res.Job.Result),
+		"receipt.json":     pretty(res.Job.Receipt),
+		"checkpoint.txt":   bundle.Checkpoint,
+		"presentation.jwt": []byte(res.Presentation + "\n"),
+		"consent.jwt":      []byte(credential + "\n"),
+	}
+	for name, b := range files {
+		if err := safefile.Write(filepath.Join(dir, name), b, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func receiptCmd(cfg *Config) *cobra.Command {
+	c := &cobra.Command{Use: "receipt", Short: "Verify receipts offline"}
+	var vaultDID string
+	c.AddCommand(&cobra.Command{
+		Use:   "verify FILE",
+		Short: "Verify a receipt.json offline: signature, log entry, checkpoint and inclusion proof",
+		Long: `Verify a receipt bundle offline, with nothing but the vault's DID: the
+vault's signature on the receipt, that the log entry says what the receipt
+says, the vault's signature on the checkpoint, and the Merkle proof that the
+entry is in the log. Without --vault, the DID the receipt names is used (that
+checks consistency, not who the vault is).`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			b, err := readLimited(args[0], 1<<20)
+			if err != nil {
+				return err
+			}
+			did := vaultDID
+			if did == "" {
+				if did, err = receiptIssuer(b); err != nil {
+					return err
+				}
+			}
+			rc, cp, err := ledger.VerifyReceipt(b, did)
+			if err != nil {
+				return &trove.Error{Code: trove.EFORBIDDEN, Reason: "bad_receipt", Message: "the receipt does not verify", Err: err}
+			}
+			fmt.Fprintf(cfg.Stdout, "Receipt %s verifies.\n  vault      %s\n  job        %s\n  consent    %s\n  requester  %s\n  dataset    %s\n  algorithm  %s\n  output     sha256 %s\n  log entry  %d, included in the signed checkpoint of size %d\n",
+				rc.ID, rc.Vault, rc.JobID, rc.ConsentID, rc.Requester, rc.DatasetDigest, rc.Algorithm, rc.OutputSHA256, rc.LogIndex, cp.Size)
+			return nil
+		},
+	})
+	c.PersistentFlags().StringVar(&vaultDID, "vault", "", "the vault's DID to verify against")
+	return c
+}
+
+// readLimited reads a file of at most max bytes.
+func readLimited(path string, max int64) ([]byte, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, usageError("%v", err)
+	}
+	if st.Size() > max {
+		return nil, trove.Errorf(trove.ETOOLARGE, "%s is over %d bytes", path, max)
+	}
+	return os.ReadFile(path)
+}
+
+// receiptIssuer returns the vault DID a receipt bundle claims, unverified.
+func receiptIssuer(bundle []byte) (string, error) {
+	var r ledger.Receipt
+	if err := json.Unmarshal(bundle, &r); err != nil {
+		return "", usageError("not a receipt bundle: %v", err)
+	}
+	parts := strings.Split(r.JWS, ".")
+	if len(parts) != 3 {
+		return "", usageError("not a receipt bundle: the receipt is not a JWS")
+	}
+	var claims ledger.ReceiptClaims
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil || json.Unmarshal(payload, &claims) != nil || claims.Vault == "" {
+		return "", usageError("not a receipt bundle: unreadable receipt")
+	}
+	return claims.Vault, nil
+}
