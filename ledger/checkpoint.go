@@ -79,7 +79,7 @@ func OpenCheckpoint(signed []byte, vaultDID string) (*Checkpoint, error) {
 	// note.Open decodes signatures leniently; refuse any that are not in
 	// canonical base64, so a checkpoint has one encoding.
 	for _, sig := range slices.Concat(n.Sigs, n.UnverifiedSigs) {
-		if _, err := base64.StdEncoding.Strict().DecodeString(sig.Base64); err != nil {
+		if _, err := decodeBase64(base64.StdEncoding, sig.Base64); err != nil {
 			return nil, fmt.Errorf("open checkpoint: signature by %q: %w: %w", short(sig.Name), ErrMalformed, err)
 		}
 	}
@@ -107,7 +107,7 @@ func parseCheckpointBody(text string) (*Checkpoint, error) {
 	if err != nil {
 		return nil, err
 	}
-	root, err := base64.StdEncoding.Strict().DecodeString(rootText)
+	root, err := decodeBase64(base64.StdEncoding, rootText)
 	if err != nil || len(root) != HashSize {
 		return nil, fmt.Errorf("root %q is not a base64 %d-byte hash: %w", short(rootText), HashSize, ErrMalformed)
 	}

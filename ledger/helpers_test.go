@@ -56,7 +56,17 @@ func sumdbVerifier(tb testing.TB, k *did.Key, name string) note.Verifier {
 
 // flipped returns a copy of b with bit 0 of byte i flipped.
 func flipped(b []byte, i int) []byte {
+	return flippedBits(b, i, 1)
+}
+
+// flippedBits returns a copy of b with byte i XORed with mask.
+func flippedBits(b []byte, i int, mask byte) []byte {
 	c := bytes.Clone(b)
-	c[i] ^= 1
+	c[i] ^= mask
 	return c
 }
+
+// flipMasks are the bit flips tried at every byte: the low bits, so a
+// base64 character also changes into its neighbours, which is where a
+// lenient decoder hides padding bits.
+var flipMasks = []byte{0x01, 0x02, 0x04}

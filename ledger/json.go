@@ -2,11 +2,13 @@ package ledger
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 )
 
 // decodeStrict decodes one JSON object from data into v. Unlike
@@ -55,6 +57,16 @@ func checkKeys(data []byte, allowed []string) error {
 		}
 	}
 	return nil
+}
+
+// decodeBase64 decodes s in enc's one canonical form: unlike the
+// encoding/base64 decoders, even with Strict, it refuses line breaks, and
+// it refuses non-zero padding bits.
+func decodeBase64(enc *base64.Encoding, s string) ([]byte, error) {
+	if strings.ContainsAny(s, "\r\n") {
+		return nil, errors.New("line break in base64")
+	}
+	return enc.Strict().DecodeString(s)
 }
 
 // short truncates untrusted text for an error message.

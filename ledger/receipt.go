@@ -220,16 +220,19 @@ func (r *Receipt) UnmarshalJSON(b []byte) error {
 	if err := decodeStrict(b, &w, receiptKeys...); err != nil {
 		return fmt.Errorf("receipt bundle: %w: %w", ErrMalformed, err)
 	}
+	if w.InclusionProof == nil {
+		return fmt.Errorf("receipt bundle: no inclusion_proof: %w", ErrMalformed)
+	}
 	if len(w.InclusionProof) > maxProofLen {
 		return fmt.Errorf("receipt bundle: proof has %d hashes, at most %d: %w", len(w.InclusionProof), maxProofLen, ErrMalformed)
 	}
-	entry, err := base64.StdEncoding.Strict().DecodeString(w.Entry)
+	entry, err := decodeBase64(base64.StdEncoding, w.Entry)
 	if err != nil {
 		return fmt.Errorf("receipt bundle: entry: %w: %w", ErrMalformed, err)
 	}
 	proof := make([][]byte, len(w.InclusionProof))
 	for i, s := range w.InclusionProof {
-		if proof[i], err = base64.StdEncoding.Strict().DecodeString(s); err != nil {
+		if proof[i], err = decodeBase64(base64.StdEncoding, s); err != nil {
 			return fmt.Errorf("receipt bundle: proof hash %d: %w: %w", i, ErrMalformed, err)
 		}
 	}
@@ -254,7 +257,7 @@ func VerifyReceipt(bundle []byte, vaultDID string) (*ReceiptClaims, *Checkpoint,
 		return nil, nil, fmt.Errorf("verify receipt: %w", err)
 	}
 	var r Receipt
-	if err := json.Unmarshal(bundle, &r); err != nil {
+	if err := r.UnmarshalJSON(bundle); err != nil {
 		return nil, nil, fmt.Errorf("verify receipt: %w", err)
 	}
 	c, err := verifyReceiptJWS(r.Receipt, vaultDID, pub)
@@ -319,8 +322,7 @@ func verifyReceiptJWS(token, vaultDID string, pub ed25519.PublicKey) (*ReceiptCl
 	if len(parts) != 3 {
 		return nil, fmt.Errorf("receipt JWS: %d parts, want 3: %w", len(parts), ErrMalformed)
 	}
-	b64 := base64.RawURLEncoding.Strict()
-	hdrJSON, err := b64.DecodeString(parts[0])
+	hdrJSON, err := decodeBase64(base64.RawURLEncoding, parts[0])
 	if err != nil {
 		return nil, fmt.Errorf("receipt JWS header: %w: %w", ErrMalformed, err)
 	}
@@ -340,11 +342,11 @@ func verifyReceiptJWS(token, vaultDID string, pub ed25519.PublicKey) (*ReceiptCl
 			return nil, fmt.Errorf("receipt JWS: kid %q is not a key of %s: %w", short(*hdr.Kid), short(vaultDID), ErrWrongVault)
 		}
 	}
-	payload, err := b64.DecodeString(parts[1])
+	payload, err := decodeBase64(base64.RawURLEncoding, parts[1])
 	if err != nil {
 		return nil, fmt.Errorf("receipt JWS payload: %w: %w", ErrMalformed, err)
 	}
-	sig, err := b64.DecodeString(parts[2])
+	sig, err := decodeBase64(base64.RawURLEncoding, parts[2])
 	if err != nil || len(sig) != ed25519.SignatureSize {
 		return nil, fmt.Errorf("receipt JWS signature: not %d bytes of base64url: %w", ed25519.SignatureSize, ErrMalformed)
 	}
@@ -352,7 +354,7 @@ func verifyReceiptJWS(token, vaultDID string, pub ed25519.PublicKey) (*ReceiptCl
 		return nil, fmt.Errorf("receipt JWS: not signed by %s: %w: %w", short(vaultDID), ErrBadSignature, err)
 	}
 	var c ReceiptClaims
-	if err := json.Unmarshal(payload, &c); err != nil {
+	if err := c.UnmarshalJSON(payload); err != nil {
 		return nil, fmt.Errorf("receipt JWS payload: %w", err)
 	}
 	if err := c.validate(); err != nil {
