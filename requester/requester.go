@@ -35,9 +35,21 @@ type Requester struct {
 	rand io.Reader
 }
 
+// Options tune a requester. The zero value is ready to use.
+type Options struct {
+	WorkFactor int              // scrypt work factor for a new key; 0 = did.DefaultWorkFactor
+	Now        func() time.Time // the clock; nil = time.Now
+}
+
+func (o Options) clock() func() time.Time {
+	if o.Now == nil {
+		return time.Now
+	}
+	return o.Now
+}
+
 // Init creates a requester home with a new key sealed under passphrase.
-// workFactor 0 means did.DefaultWorkFactor.
-func Init(home string, passphrase []byte, workFactor int) (*Requester, error) {
+func Init(home string, passphrase []byte, opts Options) (*Requester, error) {
 	if _, err := os.Stat(filepath.Join(home, KeyFile)); err == nil {
 		return nil, trove.Errorf(trove.ECONFLICT, "a requester already exists in %s; refusing to overwrite it", home)
 	}
@@ -51,18 +63,18 @@ func Init(home string, passphrase []byte, workFactor int) (*Requester, error) {
 	if err != nil {
 		return nil, err
 	}
-	sealed, err := did.Seal(key, passphrase, workFactor)
+	sealed, err := did.Seal(key, passphrase, opts.WorkFactor)
 	if err != nil {
 		return nil, err
 	}
 	if err := safefile.Write(filepath.Join(home, KeyFile), sealed, 0o600); err != nil {
 		return nil, fmt.Errorf("write requester key: %w", err)
 	}
-	return &Requester{home: home, key: key, now: time.Now, rand: rand.Reader}, nil
+	return &Requester{home: home, key: key, now: opts.clock(), rand: rand.Reader}, nil
 }
 
 // Open opens an existing requester home.
-func Open(home string, passphrase []byte) (*Requester, error) {
+func Open(home string, passphrase []byte, opts Options) (*Requester, error) {
 	sealed, err := os.ReadFile(filepath.Join(home, KeyFile))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, trove.Errorf(trove.ENOTFOUND, "no requester in %s (run `trove requester init` first)", home)
@@ -75,7 +87,7 @@ func Open(home string, passphrase []byte) (*Requester, error) {
 	} else if err != nil {
 		return nil, err
 	}
-	return &Requester{home: home, key: key, now: time.Now, rand: rand.Reader}, nil
+	return &Requester{home: home, key: key, now: opts.clock(), rand: rand.Reader}, nil
 }
 
 // DID returns the requester's DID.
@@ -242,7 +254,7 @@ func (r *Requester) RunJob(ctx context.Context, c *api.Client, credential string
 	if err := json.Unmarshal(job.Receipt, &bundle); err != nil {
 		return run, err
 	}
-	if _, err := r.KeepCheckpoint(ctx, c, ch.Audience, bundle.Checkpoint); err != nil {
+	if _, err := r.KeepCheckpoint(ctx, c, ch.Audience, []byte(bundle.Checkpoint)); err != nil {
 		return run, err
 	}
 	run.Receipt, run.Checkpoint = rc, cp

@@ -135,6 +135,9 @@ func (v *Vault) acceptJob(ctx context.Context, jr JobRequest, now time.Time) (*C
 		return nil, nil, &trove.Error{Code: trove.EFORBIDDEN, Reason: consentReason(err), Message: err.Error(), Err: err}
 	}
 	cred := p.Credential
+	if cred.Issuer != v.DID() || cred.Terms.Vault != v.DID() {
+		return nil, nil, refusal("wrong_issuer", "the credential was not issued by this vault")
+	}
 	algorithm := cred.Terms.Algorithm
 	if compute.IsBuiltin(algorithm) {
 		if jr.Algorithm != algorithm || len(jr.Module) > 0 {
@@ -310,7 +313,7 @@ func (v *Vault) finishJob(ctx context.Context, c *Consent, job *Job, out *comput
 		if err != nil {
 			return fmt.Errorf("inclusion proof: %w", err)
 		}
-		bundle, err = json.Marshal(ledger.Receipt{JWS: jws, Entry: entryBytes, Checkpoint: a.Checkpoint, InclusionProof: proof})
+		bundle, err = json.Marshal(ledger.Receipt{Receipt: jws, Entry: entryBytes, Checkpoint: string(a.Checkpoint), InclusionProof: proof})
 		if err != nil {
 			return err
 		}

@@ -107,7 +107,7 @@ func runDemo(ctx context.Context, cfg *Config, keep string, serve bool) error {
 	say("3. The vault serves its public API at %s.\n", srv.URL())
 
 	say("4. An AI company (the requester) gets its own identity.")
-	r, err := requester.Init(filepath.Join(dir, "requester"), pass, cfg.WorkFactor)
+	r, err := requester.Init(filepath.Join(dir, "requester"), pass, requester.Options{WorkFactor: cfg.WorkFactor})
 	if err != nil {
 		return err
 	}

@@ -26,7 +26,7 @@ func openRequester(cfg *Config) (*requester.Requester, error) {
 	if err != nil {
 		return nil, usageError("%v", err)
 	}
-	return requester.Open(cfg.RequesterHome, pass)
+	return requester.Open(cfg.RequesterHome, pass, requester.Options{})
 }
 
 func requesterCmd(cfg *Config) *cobra.Command {
@@ -42,7 +42,7 @@ func requesterCmd(cfg *Config) *cobra.Command {
 			if err != nil {
 				return usageError("%v", err)
 			}
-			r, err := requester.Init(cfg.RequesterHome, pass, cfg.WorkFactor)
+			r, err := requester.Init(cfg.RequesterHome, pass, requester.Options{WorkFactor: cfg.WorkFactor})
 			if err != nil {
 				return err
 			}
@@ -234,7 +234,7 @@ func writeRun(dir, credential string, res *requester.Run) error {
 	files := map[string][]byte{
 		"result.json":      pretty(res.Job.Result),
 		"receipt.json":     pretty(res.Job.Receipt),
-		"checkpoint.txt":   bundle.Checkpoint,
+		"checkpoint.txt":   []byte(bundle.Checkpoint),
 		"presentation.jwt": []byte(res.Presentation + "\n"),
 		"consent.jwt":      []byte(credential + "\n"),
 	}
@@ -300,7 +300,7 @@ func receiptIssuer(bundle []byte) (string, error) {
 	if err := json.Unmarshal(bundle, &r); err != nil {
 		return "", usageError("not a receipt bundle: %v", err)
 	}
-	parts := strings.Split(r.JWS, ".")
+	parts := strings.Split(r.Receipt, ".")
 	if len(parts) != 3 {
 		return "", usageError("not a receipt bundle: the receipt is not a JWS")
 	}
