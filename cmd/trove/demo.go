@@ -233,4 +233,3 @@ func printColstats(cfg *Config, result []byte) {
 		fmt.Fprintf(cfg.Stdout, "     %-18s mean %10.4f  min %10.4f  max %10.4f  (n=%d)\n", c.Name, c.Mean, c.Min, c.Max, c.Count)
 	}
 }
-

@@ -243,9 +243,13 @@ func consentCmd(cfg *Config) *cobra.Command {
 		}
 	}
 	approve := decide("approve", "Approve a request: sign a Consent credential for its terms",
-		func(v *vault.Vault, cmd *cobra.Command, id string) (*vault.ConsentRequest, error) { return v.Approve(cmd.Context(), id) })
+		func(v *vault.Vault, cmd *cobra.Command, id string) (*vault.ConsentRequest, error) {
+			return v.Approve(cmd.Context(), id)
+		})
 	deny := decide("deny", "Deny a request",
-		func(v *vault.Vault, cmd *cobra.Command, id string) (*vault.ConsentRequest, error) { return v.Deny(cmd.Context(), id) })
+		func(v *vault.Vault, cmd *cobra.Command, id string) (*vault.ConsentRequest, error) {
+			return v.Deny(cmd.Context(), id)
+		})
 	c.AddCommand(list, show, approve, deny)
 	return c
 }
