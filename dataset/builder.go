@@ -3,6 +3,7 @@ package dataset
 import (
 	"errors"
 	"math"
+	"slices"
 	"strings"
 )
 
@@ -131,6 +132,28 @@ func (b *builder) start(v string, row int) error {
 		}
 	}
 	return b.dict.add(v)
+}
+
+// reserve makes room for n values in the column's slice. It grows the
+// slice an eighth beyond n, so that a slightly larger estimate later does
+// not copy the whole column again for a few more values.
+func (b *builder) reserve(n int) {
+	switch {
+	case b.deferred:
+	case b.kind == Float:
+		b.floats = grow(b.floats, n)
+	case b.kind == Integer || b.kind == Timestamp:
+		b.ints = grow(b.ints, n)
+	case b.kind == Categorical:
+		b.dict.codes = grow(b.dict.codes, n)
+	}
+}
+
+func grow[S ~[]E, E any](s S, n int) S {
+	if cap(s) >= n {
+		return s
+	}
+	return slices.Grow(s, n+n/8-len(s))
 }
 
 // widen makes the column categorical, to be encoded by the second read.

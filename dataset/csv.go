@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"maps"
 	"slices"
 	"strings"
@@ -61,8 +62,10 @@ func ReadCSV(r io.Reader, opts ReadOptions) (*Table, error) {
 	if err != nil {
 		return nil, err
 	}
+	size := sizeHint(r, maxBytes)
 	src := &limitReader{r: r, max: maxBytes, progress: opts.Progress, next: progressStep}
 	var raw bytes.Buffer
+	raw.Grow(int(size))
 	in := bufio.NewReaderSize(io.TeeReader(src, &raw), 64<<10)
 	if err := skipBOM(in); err != nil {
 		return nil, readError(err)
@@ -105,6 +108,9 @@ func ReadCSV(r io.Reader, opts ReadOptions) (*Table, error) {
 			}
 		}
 		rows++
+		if rows >= 256 && rows&(rows-1) == 0 {
+			reserve(cols, rows, estimateRows(rows, cr.InputOffset(), size))
+		}
 	}
 	if rows == 0 {
 		return nil, &ParseError{Line: headerLine + 1, Err: errors.New("the file has a header but no data rows")}
@@ -129,6 +135,46 @@ func ReadCSV(r io.Reader, opts ReadOptions) (*Table, error) {
 		return nil, first
 	}
 	return t, nil
+}
+
+// sizeHint returns the size of r's input if r can tell it cheaply (a
+// bytes or strings reader, a regular file), capped at max; else 0.
+func sizeHint(r io.Reader, max int64) int64 {
+	var n int64
+	switch r := r.(type) {
+	case interface{ Len() int }:
+		n = int64(r.Len())
+	case interface{ Stat() (fs.FileInfo, error) }:
+		if fi, err := r.Stat(); err == nil && fi.Mode().IsRegular() {
+			n = fi.Size()
+		}
+	}
+	return min(n, max)
+}
+
+// estimateRows guesses how many rows an input of size bytes holds from
+// the rows read in its first offset bytes; 0 if size is unknown.
+func estimateRows(rows int, offset, size int64) int {
+	if size <= offset || offset <= 0 {
+		return 0
+	}
+	rest := float64(size-offset) * float64(rows) / float64(offset)
+	return rows + int(rest*1.05) + 16
+}
+
+// reserve makes room in every column for the values still to come, so
+// that appending does not copy a long column many times over: room for
+// the estimated total of rows if known, else for as many rows again.
+// ReadCSV calls it when rows is a power of two, which makes growth
+// geometric (each value copied about once) even without an estimate.
+func reserve(cols []builder, rows, estimate int) {
+	want := 2 * rows
+	if estimate > rows {
+		want = estimate
+	}
+	for j := range cols {
+		cols[j].reserve(want)
+	}
 }
 
 // limits returns the options' limits with defaults applied.
