@@ -90,14 +90,3 @@ func validCurrency(s string) bool {
 	}
 	return true
 }
-
-// requireAll checks that every value of the name, value pairs is
-// non-empty, reporting the first that is empty.
-func requireAll(what string, pairs ...string) error {
-	for i := 0; i+1 < len(pairs); i += 2 {
-		if pairs[i+1] == "" {
-			return fmt.Errorf("%s: %s is empty: %w", what, pairs[i], ErrMalformed)
-		}
-	}
-	return nil
-}

@@ -1,6 +1,9 @@
 package ledger
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // Sentinel errors, wrapped with context by the functions of this package.
 // Match them with errors.Is.
@@ -30,3 +33,14 @@ var (
 	// ErrOutOfRange reports an index or tree size beyond what exists.
 	ErrOutOfRange = errors.New("out of range")
 )
+
+// requireAll checks that every value of the name, value pairs is
+// non-empty, reporting the first that is empty.
+func requireAll(what string, pairs ...string) error {
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if pairs[i+1] == "" {
+			return fmt.Errorf("%s: %s is empty: %w", what, pairs[i], ErrMalformed)
+		}
+	}
+	return nil
+}
