@@ -117,10 +117,13 @@ func encodeFrame(t *dataset.Table, params json.RawMessage, native bool) ([]byte,
 		h.Columns[i] = frameColumn{Name: c.Name, Kind: string(c.Kind), Levels: c.Levels}
 		data += columnBytes(c.Kind, t.Rows)
 	}
-	header, err := json.Marshal(h)
-	if err != nil {
+	var hb bytes.Buffer
+	enc := json.NewEncoder(&hb)
+	enc.SetEscapeHTML(false) // pass params through as given
+	if err := enc.Encode(h); err != nil {
 		return nil, fmt.Errorf("encode frame: header: %w: %w", err, ErrBadInput)
 	}
+	header := bytes.TrimSuffix(hb.Bytes(), []byte("\n"))
 	if len(header) > math.MaxUint32 {
 		return nil, fmt.Errorf("encode frame: header of %d bytes is too large: %w", len(header), ErrBadInput)
 	}

@@ -25,16 +25,20 @@ func (w *cappedWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// headWriter keeps the first max bytes written to it and drops the rest
-// without complaint, so that a module's stderr cannot stop it.
+// headWriter keeps the first max bytes written to it. Past them, writes
+// fail (the module sees EIO) but the job goes on: stderr is for the owner's
+// curiosity, not part of the result.
 type headWriter struct {
 	buf []byte
 	max int
 }
 
 func (w *headWriter) Write(p []byte) (int, error) {
-	if room := w.max - len(w.buf); room > 0 {
-		w.buf = append(w.buf, p[:min(room, len(p))]...)
+	room := w.max - len(w.buf)
+	if len(p) <= room {
+		w.buf = append(w.buf, p...)
+		return len(p), nil
 	}
-	return len(p), nil
+	w.buf = append(w.buf, p[:room]...)
+	return room, errOutputCap
 }

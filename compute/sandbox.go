@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 	"github.com/tetratelabs/wazero/sys"
 
@@ -45,8 +46,8 @@ type Output struct {
 type Sandbox struct {
 	cfg     Config
 	runtime wazero.Runtime
-	cache   wazero.CompilationCache // nil without CacheDir
-	wasi    map[string]bool         // functions WASI provides; read-only
+	cache   wazero.CompilationCache           // nil without CacheDir
+	wasi    map[string]api.FunctionDefinition // functions WASI provides; read-only
 
 	mu       sync.Mutex
 	compiled map[[sha256.Size]byte]*compiledEntry
@@ -87,11 +88,7 @@ func NewSandbox(ctx context.Context, cfg Config) (*Sandbox, error) {
 		_ = s.Close(ctx)
 		return nil, fmt.Errorf("new sandbox: instantiate WASI: %w", err)
 	}
-	defs := s.runtime.Module(wasi_snapshot_preview1.ModuleName).ExportedFunctionDefinitions()
-	s.wasi = make(map[string]bool, len(defs))
-	for name := range defs {
-		s.wasi[name] = true
-	}
+	s.wasi = s.runtime.Module(wasi_snapshot_preview1.ModuleName).ExportedFunctionDefinitions()
 	return s, nil
 }
 
@@ -217,15 +214,8 @@ func (s *Sandbox) acquire(ctx context.Context, module []byte) (*compiledEntry, e
 	if err := checkSize(module, s.cfg.MaxModuleSize); err != nil {
 		return nil, err
 	}
-	if err := checkImports(module, func(name string) bool { return s.wasi[name] }); err != nil {
-		return nil, err
-	}
-	code, err := s.runtime.CompileModule(ctx, module)
-	if err != nil {
-		return nil, fmt.Errorf("%w: does not compile: %w", ErrInvalidModule, err)
-	}
-	if err := checkExports(code); err != nil {
-		_ = code.Close(ctx)
+	var code wazero.CompiledModule
+	if err := checkModule(ctx, s.runtime, module, s.wasi, func(c wazero.CompiledModule) { code = c }); err != nil {
 		return nil, err
 	}
 	s.mu.Lock()

@@ -6,9 +6,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"unicode/utf8"
 
 	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 )
 
@@ -37,15 +39,26 @@ func Validate(module []byte, maxSize int) error {
 	if err != nil {
 		return fmt.Errorf("validate module: compile WASI: %w", err)
 	}
-	fns := wasi.ExportedFunctions()
-	if err := checkImports(module, func(name string) bool { _, ok := fns[name]; return ok }); err != nil {
+	return checkModule(ctx, r, module, wasi.ExportedFunctions(), func(wazero.CompiledModule) {})
+}
+
+// checkModule checks module's imports against wasi, compiles it in r and
+// checks its exports and the signatures of its imports. keep receives the
+// compiled module when all is well; otherwise it is closed.
+func checkModule(ctx context.Context, r wazero.Runtime, module []byte, wasi map[string]api.FunctionDefinition, keep func(wazero.CompiledModule)) error {
+	if err := checkImports(module, func(name string) bool { _, ok := wasi[name]; return ok }); err != nil {
 		return err
 	}
 	c, err := r.CompileModule(ctx, module)
 	if err != nil {
 		return fmt.Errorf("%w: does not compile: %w", ErrInvalidModule, err)
 	}
-	return checkExports(c)
+	if err := checkCompiled(c, wasi); err != nil {
+		_ = c.Close(ctx)
+		return err
+	}
+	keep(c)
+	return nil
 }
 
 func checkSize(module []byte, maxSize int) error {
@@ -55,8 +68,16 @@ func checkSize(module []byte, maxSize int) error {
 	return nil
 }
 
-// checkExports checks that a compiled module is a WASI command.
-func checkExports(c wazero.CompiledModule) error {
+// checkCompiled checks that a compiled module is a WASI command and that
+// it imports WASI functions with their true signatures.
+func checkCompiled(c wazero.CompiledModule, wasi map[string]api.FunctionDefinition) error {
+	for _, f := range c.ImportedFunctions() {
+		_, name, _ := f.Import()
+		want := wasi[name]
+		if !slices.Equal(f.ParamTypes(), want.ParamTypes()) || !slices.Equal(f.ResultTypes(), want.ResultTypes()) {
+			return fmt.Errorf("%w: imports %s.%q with the wrong signature", ErrInvalidModule, wasi_snapshot_preview1.ModuleName, name)
+		}
+	}
 	start, ok := c.ExportedFunctions()["_start"]
 	if !ok {
 		return fmt.Errorf("%w: exports no _start function (it must be a WASI command, not a reactor or library)", ErrInvalidModule)

@@ -1,0 +1,97 @@
+// Command hostile tries what a hostile algorithm would, one behaviour per
+// job, chosen by the "mode" param:
+//
+//	loop    spin forever
+//	flood   write to stdout forever, ignoring errors
+//	stderr  write to stderr forever, then nothing on stdout
+//	escape  try to read a file, the environment, the arguments, the clock
+//	        and randomness, and report what it got
+//	exit    exit with code 3
+//	panic   panic (the Go runtime exits with code 2)
+//	garbage write something that is not JSON
+//	echo    report the frame as it was read
+package main
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"os"
+	"time"
+
+	"github.com/trove-project/trove/guest"
+)
+
+func main() {
+	f, err := guest.Read()
+	if err != nil {
+		panic(err)
+	}
+	var p struct{ Mode string }
+	if err := json.Unmarshal(f.Params, &p); err != nil {
+		panic(err)
+	}
+	switch p.Mode {
+	case "loop":
+		x := 0
+		for i := 0; ; i++ {
+			x ^= i
+		}
+	case "flood":
+		line := []byte(`{"flood":"` + string(make([]byte, 1000)) + `"}`)
+		for {
+			os.Stdout.Write(line)
+		}
+	case "stderr":
+		line := make([]byte, 4096)
+		for {
+			if _, err := os.Stderr.Write(line); err != nil {
+				break
+			}
+		}
+	case "escape":
+		escape()
+	case "exit":
+		os.Stderr.WriteString("giving up\n")
+		os.Exit(3)
+	case "panic":
+		panic("hostile module panics")
+	case "garbage":
+		os.Stdout.WriteString(`{"a":1} {"b":2}`)
+	case "echo":
+		echo(f)
+	}
+}
+
+func escape() {
+	r := map[string]any{}
+	_, err := os.Open("/etc/passwd")
+	r["open_error"] = err != nil
+	_, err = os.ReadDir("/")
+	r["readdir_error"] = err != nil
+	r["home"] = os.Getenv("HOME")
+	r["environ"] = os.Environ()
+	r["args"] = os.Args
+	r["year"] = time.Now().Year()
+	b := make([]byte, 16)
+	rand.Read(b)
+	r["random"] = hex.EncodeToString(b)
+	guest.WriteResult(r)
+}
+
+func echo(f *guest.Frame) {
+	type col struct {
+		Name   string    `json:"name"`
+		Kind   string    `json:"kind"`
+		Levels []string  `json:"levels"`
+		Floats []float64 `json:"floats"`
+		Ints   []int64   `json:"ints"`
+		Codes  []uint32  `json:"codes"`
+	}
+	cols := make([]col, len(f.Columns))
+	for i := range f.Columns {
+		c := &f.Columns[i]
+		cols[i] = col{c.Name, c.Kind, c.Levels, c.Floats(), c.Ints(), c.Codes()}
+	}
+	guest.WriteResult(map[string]any{"rows": f.Rows, "columns": cols, "params": f.Params})
+}
