@@ -100,7 +100,9 @@ func foldKey(s string) string {
 		}
 	}
 	if ascii {
-		return strings.ToLower(s)
+		// The smallest rune of an ASCII letter's orbit is its upper case
+		// (K for k and the Kelvin sign, S for s and the long s).
+		return strings.ToUpper(s)
 	}
 	return strings.Map(func(r rune) rune {
 		m := r
