@@ -24,12 +24,12 @@ func TamperLogEntry(ctx context.Context, v *Vault, index uint64) error {
 // TamperChunk flips one bit of the first sealed chunk of a dataset.
 func TamperChunk(ctx context.Context, v *Vault, name string) error {
 	var sealed []byte
-	q := `FROM chunks WHERE dataset_id = (SELECT id FROM datasets WHERE name = ?) AND col = 0 AND seq = 0`
-	if err := v.db.QueryRowContext(ctx, `SELECT sealed `+q, name).Scan(&sealed); err != nil {
+	where := ` WHERE dataset_id = (SELECT id FROM datasets WHERE name = ?) AND col = 0 AND seq = 0`
+	if err := v.db.QueryRowContext(ctx, `SELECT sealed FROM chunks`+where, name).Scan(&sealed); err != nil {
 		return err
 	}
 	sealed[len(sealed)/2] ^= 1
-	_, err := v.db.ExecContext(ctx, `UPDATE chunks SET sealed = ? `+q, sealed, name)
+	_, err := v.db.ExecContext(ctx, `UPDATE chunks SET sealed = ?`+where, sealed, name)
 	return err
 }
 

@@ -288,11 +288,11 @@ func (v *Vault) finishJob(ctx context.Context, c *Consent, job *Job, out *comput
 		IssuedAt: now.Truncate(time.Second),
 	}
 	err = v.write(ctx, func(tx *sql.Tx) error {
-		// The receipt points at the run's entry; the release and the claim
-		// follow it in the same append, so one checkpoint covers all three.
-		finished := ledger.ReceiptEntry(rc)
-		released := ledger.Entry{Type: ledger.ResultReleased, Time: now, Subject: job.Requester,
-			Fields: map[string]string{"job_id": job.ID, "receipt_id": receiptID, "output_sha256": outHash}}
+		// The receipt points at the release entry; the run before it and the
+		// claim after it are in the same append, under one checkpoint.
+		finished := ledger.Entry{Type: ledger.RunFinished, Time: now, Subject: job.Requester,
+			Fields: map[string]string{"job_id": job.ID, "status": "succeeded", "output_sha256": outHash}}
+		released := ledger.ReceiptEntry(rc)
 		claimed := ledger.Entry{Type: ledger.ClaimCreated, Time: now, Subject: job.Requester,
 			Fields: map[string]string{"claim_id": claimID, "receipt_id": receiptID, "job_id": job.ID,
 				"amount": fmt.Sprint(c.Price.Amount), "currency": c.Price.Currency}}
@@ -300,11 +300,11 @@ func (v *Vault) finishJob(ctx context.Context, c *Consent, job *Job, out *comput
 		if err != nil {
 			return err
 		}
-		entryBytes, err := finished.Marshal()
+		entryBytes, err := released.Marshal()
 		if err != nil {
 			return err
 		}
-		rc.LogIndex, rc.LeafHash = a.First, hex.EncodeToString(a.LeafHashes[0])
+		rc.LogIndex, rc.LeafHash = a.First+1, hex.EncodeToString(a.LeafHashes[1])
 		jws, err := ledger.IssueReceipt(v.key, rc)
 		if err != nil {
 			return fmt.Errorf("sign receipt: %w", err)
