@@ -2,6 +2,7 @@ package dataset
 
 import (
 	"bytes"
+	"encoding/csv"
 	"errors"
 	"testing"
 )
@@ -22,10 +23,18 @@ func FuzzReadCSV(f *testing.F) {
 		"a,b\n,\n,\n",
 		"a\n9223372036854775807\n9223372036854775808\n-0\n",
 	} {
-		f.Add([]byte(seed))
+		for force := range uint8(5) {
+			f.Add([]byte(seed), force)
+		}
 	}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		tab, err := ReadCSV(bytes.NewReader(data), ReadOptions{MaxBytes: 1 << 16, MaxColumns: 64})
+	// force, if not 0, forces a kind on the first column.
+	f.Fuzz(func(t *testing.T, data []byte, force uint8) {
+		opts := ReadOptions{MaxBytes: 1 << 16, MaxColumns: 64}
+		kinds := []Kind{Integer, Float, Timestamp, Categorical}
+		if header, err := csv.NewReader(bytes.NewReader(data)).Read(); err == nil && force%5 != 0 {
+			opts.Types = map[string]Kind{header[0]: kinds[force%5-1]}
+		}
+		tab, err := ReadCSV(bytes.NewReader(data), opts)
 		if err != nil {
 			if tab != nil {
 				t.Fatalf("ReadCSV returned a table with error %v", err)

@@ -2,8 +2,12 @@ package dataset
 
 import (
 	"errors"
+	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -369,5 +373,82 @@ func TestParseErrorMessage(t *testing.T) {
 		if got := tt.err.Error(); got != tt.want {
 			t.Errorf("Error() = %q, want %q", got, tt.want)
 		}
+	}
+}
+
+// TestReadCSVLongFiles crosses the points where ReadCSV reserves room for
+// more rows, with and without knowing the input's size, and widens
+// columns after that.
+func TestReadCSVLongFiles(t *testing.T) {
+	const rows = 3000
+	var b strings.Builder
+	b.WriteString("i,f,late,ts\n")
+	for i := range rows {
+		late := strconv.Itoa(i % 7)
+		if i == rows-1 {
+			late = "seven"
+		}
+		f := strconv.Itoa(i)
+		if i == 1000 {
+			f = "0.5"
+		}
+		fmt.Fprintf(&b, "%d,%s,%s,2024-01-02T00:00:%02dZ\n", i, f, late, i%60)
+	}
+	file := filepath.Join(t.TempDir(), "long.csv")
+	if err := os.WriteFile(file, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	inputs := map[string]io.Reader{
+		"size known (file)":  f,
+		"size unknown":       iotest.OneByteReader(strings.NewReader(b.String())),
+		"size known (bytes)": strings.NewReader(b.String()),
+	}
+	for name, r := range inputs {
+		t.Run(name, func(t *testing.T) {
+			tab, err := ReadCSV(r, ReadOptions{})
+			if err != nil {
+				t.Fatalf("ReadCSV: %v", err)
+			}
+			if err := tab.Validate(); err != nil {
+				t.Fatalf("Validate: %v", err)
+			}
+			if tab.Rows != rows {
+				t.Fatalf("%d rows, want %d", tab.Rows, rows)
+			}
+			kinds := []Kind{Integer, Float, Categorical, Timestamp}
+			for j, k := range kinds {
+				if got := tab.Columns[j].Kind; got != k {
+					t.Errorf("column %q is %s, want %s", tab.Columns[j].Name, got, k)
+				}
+			}
+			for i := range rows {
+				if got := tab.Columns[0].Ints[i]; got != int64(i) {
+					t.Fatalf("i[%d] = %d", i, got)
+				}
+				want := float64(i)
+				if i == 1000 {
+					want = 0.5
+				}
+				if got := tab.Columns[1].Floats[i]; got != want {
+					t.Fatalf("f[%d] = %v, want %v", i, got, want)
+				}
+				late := tab.Columns[2]
+				wantLevel := strconv.Itoa(i % 7)
+				if i == rows-1 {
+					wantLevel = "seven"
+				}
+				if got := late.Levels[late.Codes[i]]; got != wantLevel {
+					t.Fatalf("late[%d] = %q, want %q", i, got, wantLevel)
+				}
+			}
+			if got := tab.Columns[2].Levels; !reflect.DeepEqual(got, []string{"0", "1", "2", "3", "4", "5", "6", "seven"}) {
+				t.Errorf("late levels %q", got)
+			}
+		})
 	}
 }

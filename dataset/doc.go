@@ -6,5 +6,10 @@
 // the compute package hands them to a visiting algorithm. Parsing is strict:
 // a ragged row, a value that does not fit its column's kind, an empty or
 // duplicate header name, or a file over the size limit is an error that
-// names the row and the column, and no partial table is returned.
+// names the row and the column, and no partial table is returned. Error
+// messages never quote a value from the file: values are personal data.
+//
+// Every Table a vault keeps satisfies Table.Validate: equally long
+// columns, each using only the slice of its kind, finite floats, and
+// categorical codes that index distinct levels.
 package dataset
