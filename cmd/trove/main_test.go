@@ -1,0 +1,206 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/trove-project/trove/api"
+	"github.com/trove-project/trove/vault"
+)
+
+// testConfig is a configuration with homes in a temporary directory, a
+// passphrase, and a cheap work factor.
+func testConfig(t *testing.T) Config {
+	dir := t.TempDir()
+	return Config{
+		Home:          filepath.Join(dir, "vault"),
+		RequesterHome: filepath.Join(dir, "requester"),
+		Passphrase:    "test passphrase",
+		WorkFactor:    10,
+		Stdin:         strings.NewReader(""),
+	}
+}
+
+// run runs the command line and returns its output and exit code.
+func run(t *testing.T, cfg Config, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	cfg.Stdout, cfg.Stderr = &out, &errOut
+	code = Run(context.Background(), args, cfg)
+	return out.String(), errOut.String(), code
+}
+
+// mustRun runs the command line and fails the test unless it exits 0.
+func mustRun(t *testing.T, cfg Config, args ...string) string {
+	t.Helper()
+	out, errOut, code := run(t, cfg, args...)
+	if code != 0 {
+		t.Fatalf("trove %s: exit %d\n%s%s", strings.Join(args, " "), code, out, errOut)
+	}
+	return out
+}
+
+func writeFile(t *testing.T, name, content string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestInitImportList(t *testing.T) {
+	cfg := testConfig(t)
+	out := mustRun(t, cfg, "init")
+	if !strings.Contains(out, "did:key:z6Mk") {
+		t.Fatalf("init printed %q", out)
+	}
+	if _, errOut, code := run(t, cfg, "init"); code != exitConflict || !strings.Contains(errOut, "refusing to overwrite") {
+		t.Fatalf("second init: exit %d, %q", code, errOut)
+	}
+	csv := writeFile(t, "h.csv", "age,city\n34,Lyon\n51,Lille\n")
+	out = mustRun(t, cfg, "data", "import", "health", csv)
+	digest := regexp.MustCompile(`digest ([0-9a-f]{64})`).FindStringSubmatch(out)
+	if digest == nil {
+		t.Fatalf("import printed no digest: %q", out)
+	}
+	if out := mustRun(t, cfg, "data", "list"); !strings.Contains(out, "health") || !strings.Contains(out, digest[1]) {
+		t.Fatalf("list: %q", out)
+	}
+	out = mustRun(t, cfg, "data", "import", "typed", csv, "--type", "age=float")
+	if !strings.Contains(out, "Imported typed") {
+		t.Fatalf("typed import: %q", out)
+	}
+}
+
+func TestImportRefusesMalformedCSV(t *testing.T) {
+	cfg := testConfig(t)
+	mustRun(t, cfg, "init")
+	bad := writeFile(t, "bad.csv", "a,b\n1,2\n3\n")
+	_, errOut, code := run(t, cfg, "data", "import", "d", bad)
+	if code != exitInvalid || !strings.Contains(errOut, "line 3") {
+		t.Fatalf("malformed import: exit %d, %q", code, errOut)
+	}
+	if out := mustRun(t, cfg, "data", "list"); !strings.Contains(out, "No datasets") {
+		t.Fatalf("something was stored: %q", out)
+	}
+	if _, errOut, code := run(t, cfg, "data", "import", "d", bad, "--type", "a=decimal"); code != exitInvalid || !strings.Contains(errOut, "decimal") {
+		t.Fatalf("bad --type: exit %d, %q", code, errOut)
+	}
+	if _, _, code := run(t, cfg, "data", "import", "d", filepath.Join(t.TempDir(), "missing.csv")); code != exitInvalid {
+		t.Fatalf("missing file: exit %d", code)
+	}
+}
+
+func TestPassphraseRequired(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Passphrase = ""
+	_, errOut, code := run(t, cfg, "init")
+	if code != exitInvalid || !strings.Contains(errOut, "TROVE_PASSPHRASE") {
+		t.Fatalf("init without a passphrase: exit %d, %q", code, errOut)
+	}
+	cfg.Passphrase = "right"
+	mustRun(t, cfg, "init")
+	cfg.Passphrase = "wrong"
+	if _, errOut, code := run(t, cfg, "data", "list"); code != exitForbidden || !strings.Contains(errOut, "passphrase") {
+		t.Fatalf("wrong passphrase: exit %d, %q", code, errOut)
+	}
+}
+
+func TestMissingVault(t *testing.T) {
+	cfg := testConfig(t)
+	if _, errOut, code := run(t, cfg, "consent", "list"); code != exitNotFound || !strings.Contains(errOut, "trove init") {
+		t.Fatalf("no vault: exit %d, %q", code, errOut)
+	}
+}
+
+// The whole flow through the command line: the owner's commands against
+// the vault's home while `serve` (here in-process) holds it open, and the
+// requester's commands over HTTP.
+func TestRequesterFlow(t *testing.T) {
+	cfg := testConfig(t)
+	mustRun(t, cfg, "init")
+	mustRun(t, cfg, "data", "import", "health", writeFile(t, "h.csv", "age,weight\n34,70.5\n51,82\n29,61\n"))
+	v, err := vault.Open(context.Background(), vault.Config{Home: cfg.Home}, []byte(cfg.Passphrase))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	srv := api.NewServer(v, "127.0.0.1:0", nil)
+	if err := srv.Open(); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close(context.Background())
+
+	mustRun(t, cfg, "requester", "init")
+	out := mustRun(t, cfg, "request", "consent", "--vault", srv.URL(), "--dataset", "health",
+		"--algorithm", "builtin:stats@1", "--purpose", "research", "--runs", "2", "--price", "100 EUR")
+	reqID := regexp.MustCompile(`request (req_[0-9a-f]+)`).FindStringSubmatch(out)
+	if reqID == nil {
+		t.Fatalf("request consent printed %q", out)
+	}
+	if out := mustRun(t, cfg, "request", "status", reqID[1]); !strings.Contains(out, "pending") {
+		t.Fatalf("status: %q", out)
+	}
+	if out := mustRun(t, cfg, "consent", "list"); !strings.Contains(out, reqID[1]) {
+		t.Fatalf("consent list: %q", out)
+	}
+	mustRun(t, cfg, "consent", "approve", reqID[1])
+	out = mustRun(t, cfg, "request", "status", reqID[1])
+	consentID := regexp.MustCompile(`--consent (urn:uuid:[0-9a-f-]+)`).FindStringSubmatch(out)
+	if consentID == nil {
+		t.Fatalf("status after approval: %q", out)
+	}
+	outDir := t.TempDir()
+	mustRun(t, cfg, "request", "run", "--vault", srv.URL(), "--consent", consentID[1], "--out", outDir)
+	for _, f := range []string{"result.json", "receipt.json", "checkpoint.txt", "presentation.jwt", "consent.jwt"} {
+		if _, err := os.Stat(filepath.Join(outDir, f)); err != nil {
+			t.Errorf("run wrote no %s", f)
+		}
+	}
+	receipt := filepath.Join(outDir, "receipt.json")
+	if out := mustRun(t, cfg, "receipt", "verify", receipt, "--vault", v.DID()); !strings.Contains(out, "verifies") {
+		t.Fatalf("receipt verify: %q", out)
+	}
+	b, _ := os.ReadFile(receipt)
+	tampered := writeFile(t, "receipt.json", strings.Replace(string(b), `"checkpoint": "`, `"checkpoint": "x`, 1))
+	if _, _, code := run(t, cfg, "receipt", "verify", tampered, "--vault", v.DID()); code != exitForbidden {
+		t.Fatalf("tampered receipt: exit %d", code)
+	}
+	if out := mustRun(t, cfg, "claims", "list"); !strings.Contains(out, "1.00 EUR") {
+		t.Fatalf("claims list: %q", out)
+	}
+	if out := mustRun(t, cfg, "log", "verify"); !strings.Contains(out, "verifies") {
+		t.Fatalf("log verify: %q", out)
+	}
+	if out := mustRun(t, cfg, "log", "checkpoint"); !strings.HasPrefix(out, v.DID()+"\n") {
+		t.Fatalf("checkpoint: %q", out)
+	}
+}
+
+func TestDemo(t *testing.T) {
+	cfg := testConfig(t)
+	dir := filepath.Join(t.TempDir(), "demo")
+	out := mustRun(t, cfg, "demo", "--keep", dir)
+	for _, want := range []string{"succeeded", "2.50 EUR", "refused (nonce_invalid)", "The vault's log verifies"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("demo output lacks %q", want)
+		}
+	}
+	for _, f := range []string{"consent.jwt", "presentation.jwt", "receipt.json", "checkpoint.txt", "result.json", "vault/vault.db", "requester/requester.key"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Errorf("demo kept no %s", f)
+		}
+	}
+	if out := mustRun(t, cfg, "receipt", "verify", filepath.Join(dir, "receipt.json")); !strings.Contains(out, "verifies") {
+		t.Fatalf("kept receipt: %q", out)
+	}
+	if _, errOut, code := run(t, cfg, "demo", "--keep", dir); code != exitConflict {
+		t.Fatalf("demo into a used directory: exit %d %q", code, errOut)
+	}
+}
