@@ -323,8 +323,8 @@ func (l *limitReader) Read(p []byte) (int, error) {
 	}
 	// Ask for at most one byte beyond the limit: enough to know it is
 	// exceeded, without reading on.
-	if rest := l.max - l.n + 1; int64(len(p)) > rest {
-		p = p[:rest]
+	if rest := l.max - l.n; int64(len(p)) > rest {
+		p = p[:rest+1] // rest < len(p): no overflow even at MaxInt64
 	}
 	k, err := l.r.Read(p)
 	l.n += int64(k)

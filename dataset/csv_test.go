@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -263,6 +264,7 @@ func TestReadCSVLimits(t *testing.T) {
 		{name: "at the byte limit", opts: ReadOptions{MaxBytes: int64(len(file))}},
 		{name: "one byte over", opts: ReadOptions{MaxBytes: int64(len(file)) - 1}, limit: &LimitError{Limit: int64(len(file)) - 1, Unit: "bytes"}},
 		{name: "far over", opts: ReadOptions{MaxBytes: 5}, limit: &LimitError{Limit: 5, Unit: "bytes"}},
+		{name: "largest byte limit", opts: ReadOptions{MaxBytes: math.MaxInt64}},
 		{name: "at the column limit", opts: ReadOptions{MaxColumns: 2}},
 		{name: "over the column limit", opts: ReadOptions{MaxColumns: 1}, limit: &LimitError{Limit: 1, Unit: "columns"}},
 	}
