@@ -73,7 +73,12 @@ func (v *Vault) Import(ctx context.Context, name string, r io.Reader, opts Impor
 	}
 	t, err := dataset.ReadCSV(r, dataset.ReadOptions{Types: opts.Types, MaxBytes: v.cfg.MaxImportBytes, Progress: opts.Progress})
 	if err != nil {
-		return nil, &trove.Error{Code: trove.EINVALID, Reason: "bad_csv", Message: fmt.Sprintf("import %s: %v", name, err), Err: err}
+		code, reason := trove.EINVALID, "bad_csv"
+		var limit *dataset.LimitError
+		if errors.As(err, &limit) {
+			code, reason = trove.ETOOLARGE, "too_large"
+		}
+		return nil, &trove.Error{Code: code, Reason: reason, Message: fmt.Sprintf("import %s: %v", name, err)}
 	}
 	return v.storeTable(ctx, name, t)
 }

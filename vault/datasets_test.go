@@ -135,7 +135,7 @@ func TestMalformedCSVStoresNothing(t *testing.T) {
 func TestImportOverSizeLimit(t *testing.T) {
 	v := MustCreate(t, vault.Config{MaxImportBytes: 64})
 	_, err := v.Import(context.Background(), "d", strings.NewReader("a\n"+strings.Repeat("1\n", 100)), vault.ImportOptions{})
-	if trove.ErrorCode(err) != trove.EINVALID || !strings.Contains(err.Error(), "limit") {
+	if trove.ErrorCode(err) != trove.ETOOLARGE || !strings.Contains(err.Error(), "limit") {
 		t.Fatalf("oversized import: %v", err)
 	}
 }
