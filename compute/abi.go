@@ -11,34 +11,8 @@ import (
 	"github.com/trove-project/trove/dataset"
 )
 
-// The guest ABI.
-//
-// A module is a WASI preview 1 command (it exports _start and memory and
-// imports nothing but wasi_snapshot_preview1). It reads one frame on stdin
-// and writes one JSON document on stdout; anything on stderr is kept, up to
-// a cap, for the owner to read. Exit code 0 means success.
-//
-// The frame is laid out so that a guest can allocate once and read the
-// columns in place, without decoding values one by one:
-//
-//	offset 0   "TRV1"                     magic
-//	offset 4   uint32 little-endian H     length of the JSON header
-//	offset 8   H bytes of JSON header     see below
-//	           zero bytes up to the next multiple of 8 (from frame start)
-//	           each column in header order, each starting 8-byte aligned:
-//	             float                N float64, little-endian
-//	             integer, timestamp   N int64, little-endian (timestamps in Unix ns, UTC)
-//	             categorical          N uint32 codes, little-endian, indexes into levels,
-//	                                  then zero bytes up to a multiple of 8
-//
-// The header is
-//
-//	{"rows":N,"columns":[{"name":"...","kind":"float|integer|categorical|timestamp",
-//	  "levels":["..."]}],"params":{...} or null}
-//
-// where "levels" appears for categorical columns only (and may be absent when
-// the column has no levels) and "params" is the requester's parameters as
-// given in the job, or null. Nothing follows the last column.
+// frameMagic opens every frame; the 8-byte prefix is the magic and the
+// header's length. See EncodeFrame for the layout.
 const (
 	frameMagic  = "TRV1"
 	framePrefix = 8 // magic and header length
@@ -76,9 +50,40 @@ func hostLittleEndian() bool {
 	return *(*byte)(unsafe.Pointer(&x)) == 1
 }
 
-// EncodeFrame lays t out as a frame (see the guest ABI above) with params in
-// its header. It allocates the frame once, at its exact size, and copies
-// each column in bulk. params must be empty or one JSON value.
+// EncodeFrame lays t out as a frame with params in its header. It
+// allocates the frame once, at its exact size, and copies each column in
+// bulk. params must be empty or one JSON value.
+//
+// # Guest ABI
+//
+// A module is a WASI preview 1 command (it exports _start and memory and
+// imports nothing but wasi_snapshot_preview1). It reads one frame on stdin
+// and writes one JSON document on stdout; anything on stderr is kept, up to
+// a cap, for the owner to read. Exit code 0 means success.
+//
+// The frame is laid out so that a guest can allocate once and read the
+// columns in place, without decoding values one by one:
+//
+//	offset 0   "TRV1"                     magic
+//	offset 4   uint32 little-endian H     length of the JSON header
+//	offset 8   H bytes of JSON header     see below
+//	           zero bytes up to the next multiple of 8 (from frame start)
+//	           each column in header order, each starting 8-byte aligned:
+//	             float                N float64, little-endian
+//	             integer, timestamp   N int64, little-endian (timestamps in Unix ns, UTC)
+//	             categorical          N uint32 codes, little-endian, indexes into levels,
+//	                                  then zero bytes up to a multiple of 8
+//
+// The header is
+//
+//	{"rows":N,"columns":[{"name":"...","kind":"float|integer|categorical|timestamp",
+//	  "levels":["..."]}],"params":{...} or null}
+//
+// where "levels" appears for categorical columns only (and may be absent when
+// the column has no levels) and "params" is the requester's parameters as
+// given in the job, or null. Nothing follows the last column.
+//
+// Package guest reads frames for algorithms written in Go.
 func EncodeFrame(t *dataset.Table, params json.RawMessage) ([]byte, error) {
 	return encodeFrame(t, params, hostLittleEndian())
 }

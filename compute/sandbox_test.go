@@ -5,10 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/trove-project/trove/dataset"
@@ -243,6 +245,40 @@ func BenchmarkJobNoop(b *testing.B) {
 	for b.Loop() {
 		if _, err := s.Run(ctx, module, in); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// Jobs run side by side in one sandbox, each with its own output, even
+// while one of them floods.
+func TestRunConcurrent(t *testing.T) {
+	s := newTestSandbox(t, nil)
+	modes := []string{"escape", "flood", "escape", "exit", "escape"}
+	errs := make([]error, len(modes))
+	outs := make([]*Output, len(modes))
+	module := testModule(t, "hostile")
+	var wg sync.WaitGroup
+	for i, mode := range modes {
+		wg.Go(func() {
+			in := Input{JobID: fmt.Sprintf("job-%d", i), Table: sampleTable(5), Params: json.RawMessage(`{"mode":"` + mode + `"}`)}
+			outs[i], errs[i] = s.Run(context.Background(), module, in)
+		})
+	}
+	wg.Wait()
+	for i, mode := range modes {
+		switch mode {
+		case "escape":
+			if errs[i] != nil || !json.Valid(outs[i].Result) {
+				t.Errorf("job %d: %v", i, errs[i])
+			}
+		case "flood":
+			if !errors.Is(errs[i], ErrOutputTooLarge) {
+				t.Errorf("job %d: err = %v, want ErrOutputTooLarge", i, errs[i])
+			}
+		case "exit":
+			if !errors.Is(errs[i], ErrModuleExit) {
+				t.Errorf("job %d: err = %v, want ErrModuleExit", i, errs[i])
+			}
 		}
 	}
 }

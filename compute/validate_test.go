@@ -5,6 +5,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/trove-project/trove/examples"
 )
 
 // wasm assembles a module by hand, so that each rule of Validate can be
@@ -126,6 +128,15 @@ func TestRunValidates(t *testing.T) {
 	out, err := s.Run(context.Background(), command().bytes(), Input{JobID: "j", Table: sampleTable(1)})
 	if !errors.Is(err, ErrBadOutput) || out == nil {
 		t.Fatalf("err = %v, out = %v, want ErrBadOutput with an output", err, out)
+	}
+}
+
+// Real modules from the Go toolchain pass.
+func TestValidateGoModules(t *testing.T) {
+	for name, module := range map[string][]byte{"colstats": examples.ColStats(), "noop": testModule(t, "noop")} {
+		if err := Validate(module, DefaultConfig().MaxModuleSize); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
 	}
 }
 
