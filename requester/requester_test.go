@@ -1,0 +1,106 @@
+package requester_test
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"path/filepath"
+	"testing"
+	"time"
+
+	_ "github.com/mattn/go-sqlite3"
+
+	"github.com/trove-project/trove"
+	"github.com/trove-project/trove/api"
+	"github.com/trove-project/trove/consent"
+	"github.com/trove-project/trove/requester"
+	"github.com/trove-project/trove/vault"
+)
+
+func TestInitAndOpen(t *testing.T) {
+	home := filepath.Join(t.TempDir(), "r")
+	r, err := requester.Init(home, []byte("p"), requester.Options{WorkFactor: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := requester.Init(home, []byte("p"), requester.Options{WorkFactor: 10}); trove.ErrorCode(err) != trove.ECONFLICT {
+		t.Fatalf("second init: %v", err)
+	}
+	r2, err := requester.Open(home, []byte("p"), requester.Options{})
+	if err != nil || r2.DID() != r.DID() {
+		t.Fatalf("reopen: %v", err)
+	}
+	if _, err := requester.Open(home, []byte("q"), requester.Options{}); trove.ErrorCode(err) != trove.EUNAUTHORIZED {
+		t.Fatalf("wrong passphrase: %v", err)
+	}
+	if _, err := requester.Open(t.TempDir(), []byte("p"), requester.Options{}); trove.ErrorCode(err) != trove.ENOTFOUND {
+		t.Fatalf("empty home: %v", err)
+	}
+	if _, err := r.Request("../../etc/passwd"); trove.ErrorCode(err) != trove.EINVALID {
+		t.Fatalf("path-like request id: %v", err)
+	}
+}
+
+// A vault that rewrites its log after the requester kept a checkpoint is
+// caught on the next job: the database is altered under the running vault.
+func TestRewrittenLogIsDetected(t *testing.T) {
+	ctx := context.Background()
+	home := filepath.Join(t.TempDir(), "vault")
+	v, err := vault.Create(ctx, vault.Config{Home: home, WorkFactor: 10}, []byte("p"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	if _, err := v.Import(ctx, "d", bytes.NewReader([]byte("x,y\n1,2\n3,5\n8,13\n")), vault.ImportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	srv := api.NewServer(v, "127.0.0.1:0", nil)
+	if err := srv.Open(); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close(ctx)
+	client, err := api.NewClient(srv.URL(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := requester.Init(filepath.Join(t.TempDir(), "r"), []byte("p"), requester.Options{WorkFactor: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := r.RequestConsent(ctx, client, requester.Ask{Dataset: "d", Algorithm: "builtin:stats@1", Purpose: "research",
+		MaxRuns: 5, Price: consent.Money{Amount: 1, Currency: "EUR"}, Validity: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Approve(ctx, st.ID); err != nil {
+		t.Fatal(err)
+	}
+	st, _, err = r.RequestStatus(ctx, client, st.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.RunJob(ctx, client, st.Credential, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.RunJob(ctx, client, st.Credential, nil, nil); err != nil {
+		t.Fatalf("a second honest run: %v", err)
+	}
+
+	// Rewrite history: change the first entry's leaf hash, as a vault
+	// hiding the import it logged would.
+	db, err := sql.Open("sqlite3", "file:"+filepath.Join(home, vault.DatabaseFile)+"?_busy_timeout=5000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.ExecContext(ctx, `UPDATE log_entries SET leaf_hash = zeroblob(32) WHERE idx = 0`); err != nil {
+		t.Fatal(err)
+	}
+	_, err = r.RunJob(ctx, client, st.Credential, nil, nil)
+	if reason := trove.ErrorReason(err); reason != "log_rewritten" && reason != "bad_receipt" {
+		t.Fatalf("run after the rewrite: %v; want the rewrite detected", err)
+	}
+	if _, err := v.VerifyLog(ctx); err == nil {
+		t.Fatal("trove log verify passed over a rewritten entry")
+	}
+}
