@@ -7,7 +7,9 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/trove-project/trove/api"
 	"github.com/trove-project/trove/vault"
@@ -202,5 +204,51 @@ func TestDemo(t *testing.T) {
 	}
 	if _, errOut, code := run(t, cfg, "demo", "--keep", dir); code != exitConflict {
 		t.Fatalf("demo into a used directory: exit %d %q", code, errOut)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for one writer and one reader.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
+func (s *syncBuffer) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+func TestDemoServeKeepsServingUntilInterrupted(t *testing.T) {
+	cfg := testConfig(t)
+	var out syncBuffer
+	cfg.Stdout, cfg.Stderr = &out, &out
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan int, 1)
+	go func() { done <- Run(ctx, []string{"demo", "--serve"}, cfg) }()
+	serving := regexp.MustCompile(`keeps serving at (http://127\.0\.0\.1:\d+)`)
+	var url string
+	deadline := time.Now().Add(2 * time.Minute)
+	for url == "" {
+		if m := serving.FindStringSubmatch(out.String()); m != nil {
+			url = m[1]
+		}
+		select {
+		case code := <-done:
+			t.Fatalf("demo --serve exited %d before serving:\n%s", code, out.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("demo --serve never said it was serving:\n%s", out.String())
+		}
+	}
+	client, err := api.NewClient(url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h, err := client.Health(ctx); err != nil || h.Status != "ok" {
+		t.Fatalf("health after the demo: %+v, %v", h, err)
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("demo --serve exited %d after an interrupt:\n%s", code, out.String())
 	}
 }
