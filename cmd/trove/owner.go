@@ -94,12 +94,7 @@ line and column of the problem.`,
 		Use:   "list",
 		Short: "List datasets with their digests",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			v, err := openVault(cmd.Context(), cfg)
-			if err != nil {
-				return err
-			}
-			defer v.Close()
+		RunE: withVault(cfg, func(cmd *cobra.Command, _ []string, v *vault.Vault) error {
 			ds, err := v.Datasets(cmd.Context())
 			if err != nil {
 				return err
@@ -114,24 +109,19 @@ line and column of the problem.`,
 				fmt.Fprintf(w, "%s\t%d\t%d\t%s\t%s\n", d.Name, d.Rows, len(d.Schema), d.CreatedAt.Format(time.DateTime), d.Digest)
 			}
 			return w.Flush()
-		},
+		}),
 	}
 	rm := &cobra.Command{
 		Use:   "rm NAME",
 		Short: "Remove a dataset (consents for it stop working; the removal is logged)",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			v, err := openVault(cmd.Context(), cfg)
-			if err != nil {
-				return err
-			}
-			defer v.Close()
+		RunE: withVault(cfg, func(cmd *cobra.Command, args []string, v *vault.Vault) error {
 			if err := v.RemoveDataset(cmd.Context(), args[0]); err != nil {
 				return err
 			}
 			fmt.Fprintf(cfg.Stdout, "Removed %s\n", args[0])
 			return nil
-		},
+		}),
 	}
 	c.AddCommand(imp, list, rm)
 	return c
@@ -164,12 +154,7 @@ func consentCmd(cfg *Config) *cobra.Command {
 		Use:   "list",
 		Short: "List consent requests (pending ones unless --all) and issued consents",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			v, err := openVault(cmd.Context(), cfg)
-			if err != nil {
-				return err
-			}
-			defer v.Close()
+		RunE: withVault(cfg, func(cmd *cobra.Command, _ []string, v *vault.Vault) error {
 			state := vault.Pending
 			if all {
 				state = ""
@@ -203,43 +188,33 @@ func consentCmd(cfg *Config) *cobra.Command {
 					c.ExpiresAt.Format(time.DateOnly), c.Requester)
 			}
 			return w.Flush()
-		},
+		}),
 	}
 	list.Flags().BoolVar(&all, "all", false, "show decided requests too")
 	show := &cobra.Command{
 		Use:   "show ID",
 		Short: "Show one consent request in full",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			v, err := openVault(cmd.Context(), cfg)
-			if err != nil {
-				return err
-			}
-			defer v.Close()
+		RunE: withVault(cfg, func(cmd *cobra.Command, args []string, v *vault.Vault) error {
 			r, err := v.ConsentRequest(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
 			printRequest(cfg, r)
 			return nil
-		},
+		}),
 	}
 	decide := func(use, short string, fn func(*vault.Vault, *cobra.Command, string) (*vault.ConsentRequest, error)) *cobra.Command {
 		return &cobra.Command{
 			Use: use + " ID", Short: short, Args: cobra.ExactArgs(1),
-			RunE: func(cmd *cobra.Command, args []string) error {
-				v, err := openVault(cmd.Context(), cfg)
-				if err != nil {
-					return err
-				}
-				defer v.Close()
+			RunE: withVault(cfg, func(cmd *cobra.Command, args []string, v *vault.Vault) error {
 				r, err := fn(v, cmd, args[0])
 				if err != nil {
 					return err
 				}
 				printRequest(cfg, r)
 				return nil
-			},
+			}),
 		}
 	}
 	approve := decide("approve", "Approve a request: sign a Consent credential for its terms",
@@ -291,35 +266,25 @@ func logCmd(cfg *Config) *cobra.Command {
 	c := &cobra.Command{Use: "log", Short: "Inspect and verify the tamper-evident access log"}
 	checkpoint := &cobra.Command{
 		Use: "checkpoint", Short: "Print the latest signed checkpoint", Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			v, err := openVault(cmd.Context(), cfg)
-			if err != nil {
-				return err
-			}
-			defer v.Close()
+		RunE: withVault(cfg, func(cmd *cobra.Command, _ []string, v *vault.Vault) error {
 			note, err := v.Checkpoint(cmd.Context())
 			if err != nil {
 				return err
 			}
 			_, err = cfg.Stdout.Write(note)
 			return err
-		},
+		}),
 	}
 	verify := &cobra.Command{
 		Use: "verify", Short: "Recompute the log's tree from its entries and check every checkpoint", Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			v, err := openVault(cmd.Context(), cfg)
-			if err != nil {
-				return err
-			}
-			defer v.Close()
+		RunE: withVault(cfg, func(cmd *cobra.Command, _ []string, v *vault.Vault) error {
 			n, err := v.VerifyLog(cmd.Context())
 			if err != nil {
 				return &trove.Error{Code: trove.EFORBIDDEN, Reason: "log_corrupt", Message: "the log does not verify", Err: err}
 			}
 			fmt.Fprintf(cfg.Stdout, "The log verifies: %d entries, every checkpoint matches.\n", n)
 			return nil
-		},
+		}),
 	}
 	c.AddCommand(checkpoint, verify)
 	return c
@@ -329,12 +294,7 @@ func claimsCmd(cfg *Config) *cobra.Command {
 	c := &cobra.Command{Use: "claims", Short: "Compensation claims: what requesters owe you"}
 	list := &cobra.Command{
 		Use: "list", Short: "List claims with totals per requester and currency", Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			v, err := openVault(cmd.Context(), cfg)
-			if err != nil {
-				return err
-			}
-			defer v.Close()
+		RunE: withVault(cfg, func(cmd *cobra.Command, _ []string, v *vault.Vault) error {
 			cs, err := v.Claims(cmd.Context())
 			if err != nil {
 				return err
@@ -364,7 +324,7 @@ func claimsCmd(cfg *Config) *cobra.Command {
 				fmt.Fprintf(cfg.Stdout, "  %s  %s\n", money(totals[k], k.cur), k.who)
 			}
 			return nil
-		},
+		}),
 	}
 	c.AddCommand(list)
 	return c

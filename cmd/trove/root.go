@@ -98,3 +98,15 @@ func openVault(ctx context.Context, cfg *Config) (*vault.Vault, error) {
 	}
 	return vault.Open(ctx, vault.Config{Home: cfg.Home}, pass)
 }
+
+// withVault wraps the body of a command that needs the opened vault.
+func withVault(cfg *Config, fn func(cmd *cobra.Command, args []string, v *vault.Vault) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		v, err := openVault(cmd.Context(), cfg)
+		if err != nil {
+			return err
+		}
+		defer v.Close()
+		return fn(cmd, args, v)
+	}
+}

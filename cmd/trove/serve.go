@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/trove-project/trove/api"
+	"github.com/trove-project/trove/vault"
 )
 
 func serveCmd(cfg *Config) *cobra.Command {
@@ -19,12 +20,7 @@ func serveCmd(cfg *Config) *cobra.Command {
 		Long: `Serve the vault's public HTTP API (default :8470) until interrupted.
 Requesters discover datasets, ask for consent, and run jobs through it.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			v, err := openVault(cmd.Context(), cfg)
-			if err != nil {
-				return err
-			}
-			defer v.Close()
+		RunE: withVault(cfg, func(cmd *cobra.Command, _ []string, v *vault.Vault) error {
 			logger := slog.New(slog.NewTextHandler(cfg.Stderr, nil))
 			srv := api.NewServer(v, addr, logger)
 			if err := srv.Open(); err != nil {
@@ -36,7 +32,7 @@ Requesters discover datasets, ask for consent, and run jobs through it.`,
 			defer cancel()
 			fmt.Fprintln(cfg.Stdout, "Stopping: letting jobs in flight finish…")
 			return srv.Close(ctx)
-		},
+		}),
 	}
 	c.Flags().StringVar(&addr, "addr", ":8470", "address of the public API")
 	return c
