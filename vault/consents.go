@@ -147,17 +147,26 @@ func (v *Vault) scanRequest(s scanner) (*ConsentRequest, error) {
 const requestColumns = `id, requester, dataset, algorithm, purpose, max_runs, amount, currency, expires_at, created_at, state, consent_id, decided_at,
 	(SELECT credential FROM consents WHERE consents.request_id = consent_requests.id)`
 
+// pendingRequest returns a request that waits for a decision.
+func (v *Vault) pendingRequest(ctx context.Context, tx *sql.Tx, id string) (*ConsentRequest, error) {
+	r, err := v.consentRequest(ctx, tx, id)
+	if err != nil {
+		return nil, err
+	}
+	if r.State != Pending {
+		return nil, trove.Errorf(trove.ECONFLICT, "request %s is %s, not pending", id, r.State)
+	}
+	return r, nil
+}
+
 // Approve issues the Consent credential for a pending request: signed by
 // the owner, its subject the requester, its terms those requested.
 func (v *Vault) Approve(ctx context.Context, id string) (*ConsentRequest, error) {
 	now := v.now()
 	err := v.write(ctx, func(tx *sql.Tx) error {
-		r, err := v.consentRequest(ctx, tx, id)
+		r, err := v.pendingRequest(ctx, tx, id)
 		if err != nil {
 			return err
-		}
-		if r.State != Pending {
-			return trove.Errorf(trove.ECONFLICT, "request %s is %s, not pending", id, r.State)
 		}
 		if !r.ExpiresAt.After(now) {
 			return trove.Errorf(trove.ECONFLICT, "request %s asks for a consent that ended at %s", id, r.ExpiresAt.Format(time.RFC3339))
@@ -208,12 +217,9 @@ func (v *Vault) Approve(ctx context.Context, id string) (*ConsentRequest, error)
 func (v *Vault) Deny(ctx context.Context, id string) (*ConsentRequest, error) {
 	now := v.now()
 	err := v.write(ctx, func(tx *sql.Tx) error {
-		r, err := v.consentRequest(ctx, tx, id)
+		r, err := v.pendingRequest(ctx, tx, id)
 		if err != nil {
 			return err
-		}
-		if r.State != Pending {
-			return trove.Errorf(trove.ECONFLICT, "request %s is %s, not pending", id, r.State)
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE consent_requests SET state = 'denied', decided_at = ? WHERE id = ?`, formatTime(now), id); err != nil {
 			return err
