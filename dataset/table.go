@@ -113,3 +113,32 @@ func (t *Table) Select(names []string) (*Table, error) {
 	}
 	return out, nil
 }
+
+// Take returns a new table holding the given rows of t, in the order given.
+// Categorical columns keep all their levels. It panics on an index out of
+// range, like a slice would.
+func (t *Table) Take(rows []int) *Table {
+	out := &Table{Rows: len(rows), Columns: make([]Column, len(t.Columns))}
+	for ci, c := range t.Columns {
+		nc := Column{Name: c.Name, Kind: c.Kind, Levels: c.Levels}
+		switch c.Kind {
+		case Float:
+			nc.Floats = make([]float64, len(rows))
+			for i, r := range rows {
+				nc.Floats[i] = c.Floats[r]
+			}
+		case Integer, Timestamp:
+			nc.Ints = make([]int64, len(rows))
+			for i, r := range rows {
+				nc.Ints[i] = c.Ints[r]
+			}
+		case Categorical:
+			nc.Codes = make([]uint32, len(rows))
+			for i, r := range rows {
+				nc.Codes[i] = c.Codes[r]
+			}
+		}
+		out.Columns[ci] = nc
+	}
+	return out
+}

@@ -48,3 +48,22 @@ func TestValidate(t *testing.T) {
 		})
 	}
 }
+
+func TestTakeSelectsRows(t *testing.T) {
+	tab, err := ReadCSV(strings.NewReader("x,n,c,t\n1.5,1,a,2024-01-01\n2.5,2,b,2024-01-02\n3.5,3,a,2024-01-03\n"), ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := tab.Take([]int{2, 0})
+	if err := got.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if got.Rows != 2 || got.Columns[0].Floats[0] != 3.5 || got.Columns[1].Ints[1] != 1 ||
+		got.Columns[2].Levels[got.Columns[2].Codes[0]] != "a" || got.Columns[3].Ints[0] != tab.Columns[3].Ints[2] {
+		t.Fatalf("took %+v", got)
+	}
+	got.Columns[0].Floats[0] = 99
+	if tab.Columns[0].Floats[2] == 99 {
+		t.Fatal("Take shares values with its source")
+	}
+}

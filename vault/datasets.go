@@ -61,15 +61,8 @@ type sealedChunk struct {
 // recording the import are written in one transaction, so a bad file or a
 // failure leaves nothing behind.
 func (v *Vault) Import(ctx context.Context, name string, r io.Reader, opts ImportOptions) (*Dataset, error) {
-	if !ValidDatasetName(name) {
-		return nil, trove.Errorf(trove.EINVALID, "dataset name %q: use 1 to 64 letters, digits, '_', '.' or '-'", name)
-	}
-	var exists int
-	if err := v.db.QueryRowContext(ctx, `SELECT count(*) FROM datasets WHERE name = ?`, name).Scan(&exists); err != nil {
-		return nil, fmt.Errorf("import %s: %w", name, err)
-	}
-	if exists > 0 {
-		return nil, trove.Errorf(trove.ECONFLICT, "a dataset called %q exists; remove it first", name)
+	if err := v.checkNewName(ctx, name); err != nil {
+		return nil, err
 	}
 	t, err := dataset.ReadCSV(r, dataset.ReadOptions{Types: opts.Types, MaxBytes: v.cfg.MaxImportBytes, Progress: opts.Progress})
 	if err != nil {
@@ -79,6 +72,34 @@ func (v *Vault) Import(ctx context.Context, name string, r io.Reader, opts Impor
 			code, reason = trove.ETOOLARGE, "too_large"
 		}
 		return nil, &trove.Error{Code: code, Reason: reason, Message: fmt.Sprintf("import %s: %v", name, err)}
+	}
+	return v.storeTable(ctx, name, t)
+}
+
+// checkNewName checks that name may name a new dataset.
+func (v *Vault) checkNewName(ctx context.Context, name string) error {
+	if !ValidDatasetName(name) {
+		return trove.Errorf(trove.EINVALID, "dataset name %q: use 1 to 64 letters, digits, '_', '.' or '-'", name)
+	}
+	var exists int
+	if err := v.db.QueryRowContext(ctx, `SELECT count(*) FROM datasets WHERE name = ?`, name).Scan(&exists); err != nil {
+		return fmt.Errorf("import %s: %w", name, err)
+	}
+	if exists > 0 {
+		return trove.Errorf(trove.ECONFLICT, "a dataset called %q exists; remove it first", name)
+	}
+	return nil
+}
+
+// ImportTable stores an already parsed table as a new dataset called name,
+// like Import: for tables built in memory (a simulation dealing one file to
+// many vaults).
+func (v *Vault) ImportTable(ctx context.Context, name string, t *dataset.Table) (*Dataset, error) {
+	if err := v.checkNewName(ctx, name); err != nil {
+		return nil, err
+	}
+	if err := t.Validate(); err != nil {
+		return nil, trove.Errorf(trove.EINVALID, "import %s: %v", name, err)
 	}
 	return v.storeTable(ctx, name, t)
 }

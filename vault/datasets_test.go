@@ -233,3 +233,31 @@ func numericCSV(rows, cols int) []byte {
 	}
 	return b.Bytes()
 }
+
+func TestImportTable(t *testing.T) {
+	ctx := context.Background()
+	v := MustCreate(t, vault.Config{})
+	tab, err := dataset.ReadCSV(strings.NewReader(smallCSV), dataset.ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromTable, err := v.ImportTable(ctx, "a", tab.Take([]int{0, 1, 2}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromCSV, err := v.Import(ctx, "b", strings.NewReader(smallCSV), vault.ImportOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fromTable.Digest != fromCSV.Digest {
+		t.Fatal("the same table imported two ways has two digests")
+	}
+	if _, err := v.ImportTable(ctx, "a", tab); trove.ErrorCode(err) != trove.ECONFLICT {
+		t.Fatalf("second import under one name: %v", err)
+	}
+	bad := tab.Take([]int{0})
+	bad.Rows = 5
+	if _, err := v.ImportTable(ctx, "c", bad); trove.ErrorCode(err) != trove.EINVALID {
+		t.Fatalf("inconsistent table: %v", err)
+	}
+}
