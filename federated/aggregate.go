@@ -163,7 +163,9 @@ func median(xs []float64) float64 {
 // coordinate and averages the rest.
 type TrimmedMean struct{ Fraction float64 }
 
-func (t TrimmedMean) String() string { return "trimmed:" + strconv.FormatFloat(t.Fraction, 'g', -1, 64) }
+func (t TrimmedMean) String() string {
+	return "trimmed:" + strconv.FormatFloat(t.Fraction, 'g', -1, 64)
+}
 
 // Aggregate returns the coordinate-wise trimmed mean.
 func (t TrimmedMean) Aggregate(updates []Update) ([]float64, []int, error) {
