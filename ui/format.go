@@ -55,7 +55,7 @@ func algorithmName(a string) string {
 		return "Built-in: " + a
 	}
 	if len(a) == 64 {
-		return "Custom program " + a[:12] + "…"
+		return "Custom program " + a[:8] + "…"
 	}
 	return a
 }

@@ -13,7 +13,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/trove-project/trove"
 	"github.com/trove-project/trove/ledger"
@@ -526,5 +525,5 @@ func (s *Server) deleteDataset(w http.ResponseWriter, r *http.Request, _ *sessio
 }
 
 func (s *Server) glossary(w http.ResponseWriter, r *http.Request, ss *session) {
-	s.render(w, r, ss, "glossary", pageData{Title: "Words used here", Nav: "glossary", Data: time.Time{}})
+	s.render(w, r, ss, "glossary", pageData{Title: "Words used here", Nav: "glossary"})
 }
