@@ -151,6 +151,19 @@ func TestBrowserLoginLinkWorksOnce(t *testing.T) {
 	}
 	// The first browser stays signed in.
 	do(t, ctx, chromedp.Navigate(w.ui.URL()+"/glossary"), chromedp.WaitVisible(chromedp.CSS("#did")))
+
+	// Keyboard: the first Tab reaches the skip link, the next ones the
+	// navigation, each with a visible focus ring.
+	for i, want := range []string{"Skip to content", "Overview", "Requests"} {
+		do(t, ctx, chromedp.KeyEvent("\t"))
+		got, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[document.activeElement.textContent.trim(), getComputedStyle(document.activeElement).outlineStyle]`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got[0] != want || got[1] == "none" {
+			t.Fatalf("Tab %d focuses %q with outline %q, want %q with a visible outline", i+1, got[0], got[1], want)
+		}
+	}
 }
 
 func TestBrowserReviewApproveAndSeeTheRun(t *testing.T) {
