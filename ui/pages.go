@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/trove-project/trove"
 	"github.com/trove-project/trove/ledger"
@@ -200,7 +201,8 @@ func (s *Server) deny(w http.ResponseWriter, r *http.Request, _ *session, _ *mul
 // ConsentView is a consent with its state in words.
 type ConsentView struct {
 	vault.Consent
-	State string // "active", "used up" or "ended"
+	State    string // "active", "used up" or "ended"
+	EndsSoon bool   // active, and ends within a week
 }
 
 func (s *Server) consents(w http.ResponseWriter, r *http.Request, ss *session) {
@@ -219,7 +221,8 @@ func (s *Server) consents(w http.ResponseWriter, r *http.Request, ss *session) {
 		case !now.Before(c.ExpiresAt):
 			st = "ended"
 		}
-		out = append(out, ConsentView{Consent: c, State: st})
+		soon := st == "active" && c.ExpiresAt.Sub(now) < 7*24*time.Hour
+		out = append(out, ConsentView{Consent: c, State: st, EndsSoon: soon})
 	}
 	s.render(w, r, ss, "consents", pageData{Title: "Consents", Nav: "consents", Data: out})
 }
