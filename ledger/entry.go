@@ -23,13 +23,14 @@ const (
 	ClaimCreated    EventType = "claim.created"    // a compensation claim was created
 	DatasetImported EventType = "dataset.imported" // the owner imported a dataset
 	DatasetDeleted  EventType = "dataset.deleted"  // the owner deleted a dataset
+	OwnerLogin      EventType = "owner.login"      // the owner signed in to the web UI
 )
 
 // Valid reports whether t is one of the event types above.
 func (t EventType) Valid() bool {
 	switch t {
 	case RequestReceived, RequestApproved, RequestDenied, JobAccepted, JobRejected,
-		RunFinished, ResultReleased, ClaimCreated, DatasetImported, DatasetDeleted:
+		RunFinished, ResultReleased, ClaimCreated, DatasetImported, DatasetDeleted, OwnerLogin:
 		return true
 	}
 	return false

@@ -23,6 +23,7 @@ import (
 	"github.com/trove-project/trove/internal/safefile"
 	"github.com/trove-project/trove/internal/sampledata"
 	"github.com/trove-project/trove/requester"
+	"github.com/trove-project/trove/ui"
 	"github.com/trove-project/trove/vault"
 )
 
@@ -191,7 +192,20 @@ func runDemo(ctx context.Context, cfg *Config, keep string, serve bool) error {
 		say("  TROVE_PASSPHRASE=$(cat %s) trove --home %s log verify", filepath.Join(dir, "PASSPHRASE"), filepath.Join(dir, "vault"))
 	}
 	if serve {
+		uiSrv, err := ui.NewServer(v, ui.Config{Addr: "127.0.0.1:0", LinkFile: filepath.Join(v.Home(), ui.LinkFileName)})
+		if err != nil {
+			return err
+		}
+		if err := uiSrv.Open(); err != nil {
+			return err
+		}
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			uiSrv.Close(sctx)
+		}()
 		say("\nThe vault keeps serving at %s (DID %s). Press Ctrl-C to stop.", srv.URL(), v.DID())
+		say("The owner's UI is at %s; sign in (once) with: %s", uiSrv.URL(), uiSrv.LoginLink())
 		<-ctx.Done()
 		if !errors.Is(ctx.Err(), context.Canceled) {
 			return ctx.Err()

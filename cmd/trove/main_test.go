@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"net/http"
+	"net/http/cookiejar"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -251,8 +253,67 @@ func TestDemoServeKeepsServingUntilInterrupted(t *testing.T) {
 	if h, err := client.Health(ctx); err != nil || h.Status != "ok" {
 		t.Fatalf("health after the demo: %+v, %v", h, err)
 	}
+	if !strings.Contains(out.String(), "The owner's UI is at http://127.0.0.1:") {
+		t.Fatalf("demo --serve did not print the UI's address:\n%s", out.String())
+	}
 	cancel()
 	if code := <-done; code != 0 {
 		t.Fatalf("demo --serve exited %d after an interrupt:\n%s", code, out.String())
+	}
+}
+
+func TestServeUIAndLoginLink(t *testing.T) {
+	cfg := testConfig(t)
+	mustRun(t, cfg, "init")
+	if _, errOut, code := run(t, cfg, "ui", "--no-open"); code != exitNotFound || !strings.Contains(errOut, "trove serve") {
+		t.Fatalf("ui without serve: exit %d, %q", code, errOut)
+	}
+	if _, errOut, code := run(t, cfg, "serve", "--addr", "127.0.0.1:0", "--ui-addr", "0.0.0.0:0"); code != exitInvalid || !strings.Contains(errOut, "loopback") {
+		t.Fatalf("serve with a non-loopback UI: exit %d, %q", code, errOut)
+	}
+	var out syncBuffer
+	scfg := cfg
+	scfg.Stdout, scfg.Stderr = &out, &out
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan int, 1)
+	go func() { done <- Run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--ui-addr", "127.0.0.1:0"}, scfg) }()
+	signIn := regexp.MustCompile(`Sign in \(once\) with: (http://127\.0\.0\.1:\d+/login/\S+)`)
+	var link string
+	deadline := time.Now().Add(time.Minute)
+	for link == "" {
+		if m := signIn.FindStringSubmatch(out.String()); m != nil {
+			link = m[1]
+		}
+		select {
+		case code := <-done:
+			t.Fatalf("serve exited %d:\n%s", code, out.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serve printed no sign-in link:\n%s", out.String())
+		}
+	}
+	if !strings.Contains(out.String(), "Your UI on http://127.0.0.1:") {
+		t.Fatalf("serve did not print the UI's URL:\n%s", out.String())
+	}
+	if got := mustRun(t, cfg, "ui", "--no-open"); !strings.Contains(got, link) {
+		t.Fatalf("trove ui printed %q, want the unused link %s", got, link)
+	}
+	jar, _ := cookiejar.New(nil)
+	resp, err := (&http.Client{Jar: jar}).Get(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("login: %s", resp.Status)
+	}
+	if got := mustRun(t, cfg, "ui", "--no-open"); strings.Contains(got, link) || !strings.Contains(got, "/login/") {
+		t.Fatalf("after a login trove ui printed %q, want a fresh link", got)
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("serve exited %d after an interrupt:\n%s", code, out.String())
 	}
 }

@@ -1,0 +1,146 @@
+package ui_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/trove-project/trove/api"
+	"github.com/trove-project/trove/compute"
+	"github.com/trove-project/trove/consent"
+	"github.com/trove-project/trove/examples"
+	"github.com/trove-project/trove/internal/sampledata"
+	"github.com/trove-project/trove/requester"
+	"github.com/trove-project/trove/ui"
+	"github.com/trove-project/trove/vault"
+)
+
+// world is a vault holding the sample dataset, its public API and its UI
+// served on 127.0.0.1, and a requester with its own home.
+type world struct {
+	t      *testing.T
+	ctx    context.Context
+	vault  *vault.Vault
+	api    *api.Server
+	client *api.Client
+	ui     *ui.Server
+	req    *requester.Requester
+	module []byte
+}
+
+func newWorld(t *testing.T) *world {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	v, err := vault.Create(ctx, vault.Config{Home: filepath.Join(dir, "vault"), WorkFactor: 10}, []byte("pass"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { v.Close() })
+	if _, err := v.Import(ctx, sampledata.BreastCancerName, bytes.NewReader(sampledata.BreastCancer()), vault.ImportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	srv := api.NewServer(v, "127.0.0.1:0", nil)
+	if err := srv.Open(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close(context.Background()) })
+	client, err := api.NewClient(srv.URL(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := ui.NewServer(v, ui.Config{Addr: "127.0.0.1:0", LinkFile: filepath.Join(v.Home(), ui.LinkFileName)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := u.Open(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { u.Close(context.Background()) })
+	r, err := requester.Init(filepath.Join(dir, "requester"), []byte("pass"), requester.Options{WorkFactor: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &world{t: t, ctx: ctx, vault: v, api: srv, client: client, ui: u, req: r, module: examples.ColStats()}
+}
+
+// ask sends a consent request for the colstats module and returns its id.
+func (w *world) ask() string {
+	w.t.Helper()
+	st, err := w.req.RequestConsent(w.ctx, w.client, requester.Ask{
+		Dataset: sampledata.BreastCancerName, Algorithm: compute.ModuleHash(w.module),
+		Purpose: "Research: summary statistics of tumour measurements", MaxRuns: 3,
+		Price: consent.Money{Amount: 250, Currency: "EUR"}, Validity: 7 * 24 * time.Hour,
+	})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return st.ID
+}
+
+// run fetches the credential for an approved request and runs the module.
+func (w *world) run(id string) *requester.Run {
+	w.t.Helper()
+	st, _, err := w.req.RequestStatus(w.ctx, w.client, id)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	run, err := w.req.RunJob(w.ctx, w.client, st.Credential, w.module, nil)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return run
+}
+
+// httpLogin signs in with a plain HTTP client and returns it with the
+// session's CSRF token.
+func (w *world) httpLogin() (*http.Client, string) {
+	w.t.Helper()
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar}
+	resp, err := c.Get(w.ui.LoginLink())
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		w.t.Fatalf("login: %s\n%s", resp.Status, body)
+	}
+	m := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindSubmatch(body)
+	if m == nil {
+		w.t.Fatalf("no CSRF token on the page after login:\n%s", body)
+	}
+	return c, string(m[1])
+}
+
+// postForm posts a form to the UI and returns the response, not following
+// redirects.
+func postForm(t *testing.T, c *http.Client, target string, form url.Values, header http.Header) *http.Response {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, target, strings.NewReader(form.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	nc := *c
+	nc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp, err := nc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp
+}
