@@ -25,6 +25,11 @@ type Config struct {
 	// CachedModules is how many compiled modules are kept in memory; the
 	// oldest is dropped when a new one arrives. Default 16.
 	CachedModules int
+	// MaxRunningJobs caps the jobs that run at once. Default 2.
+	MaxRunningJobs int
+	// MaxWaitingJobs caps the jobs that wait for a turn; past it a job is
+	// refused with ErrBusy. Default 8.
+	MaxWaitingJobs int
 }
 
 // DefaultConfig returns the default limits.
@@ -36,5 +41,7 @@ func DefaultConfig() Config {
 		MaxStderr:        64 << 10,
 		MaxModuleSize:    16 << 20,
 		CachedModules:    16,
+		MaxRunningJobs:   2,
+		MaxWaitingJobs:   8,
 	}
 }

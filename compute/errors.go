@@ -28,6 +28,8 @@ var (
 	// ErrBadInput: the job's input cannot be framed (a column of the wrong
 	// length, an unknown kind, params that are not JSON).
 	ErrBadInput = errors.New("bad job input")
+	// ErrBusy: the job queue is full; the job may be sent again later.
+	ErrBusy = errors.New("too many jobs running or waiting")
 	// ErrUnknownBuiltin: no built-in algorithm has that id.
 	ErrUnknownBuiltin = errors.New("unknown built-in algorithm")
 )

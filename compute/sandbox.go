@@ -12,6 +12,7 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 	"github.com/tetratelabs/wazero/sys"
 
@@ -48,6 +49,7 @@ type Sandbox struct {
 	runtime wazero.Runtime
 	cache   wazero.CompilationCache           // nil without CacheDir
 	wasi    map[string]api.FunctionDefinition // functions WASI provides; read-only
+	memory  *memoryPool                       // the linear memories of jobs
 
 	mu       sync.Mutex
 	compiled map[[sha256.Size]byte]*compiledEntry
@@ -64,7 +66,9 @@ type compiledEntry struct {
 
 // NewSandbox starts a wazero runtime (compiler engine, close-on-context-
 // done, cfg's memory cap, an on-disk compilation cache when cfg.CacheDir is
-// set) with WASI preview 1 in it. Close it when done.
+// set) with WASI preview 1 in it. Jobs' linear memories come from a pool of
+// buffers as large as the cap, so that a module growing its memory step by
+// step costs the host about the cap and no copying. Close it when done.
 func NewSandbox(ctx context.Context, cfg Config) (*Sandbox, error) {
 	if err := checkConfig(cfg); err != nil {
 		return nil, err
@@ -74,7 +78,11 @@ func NewSandbox(ctx context.Context, cfg Config) (*Sandbox, error) {
 	rc := wazero.NewRuntimeConfigCompiler().
 		WithCloseOnContextDone(true).
 		WithMemoryLimitPages(cfg.MemoryLimitPages)
-	s := &Sandbox{cfg: cfg, compiled: make(map[[sha256.Size]byte]*compiledEntry)}
+	s := &Sandbox{
+		cfg:      cfg,
+		compiled: make(map[[sha256.Size]byte]*compiledEntry),
+		memory:   newMemoryPool(int(cfg.MemoryLimitPages)*wasmPageSize, cfg.MaxRunningJobs),
+	}
 	if cfg.CacheDir != "" {
 		cache, err := wazero.NewCompilationCacheWithDir(cfg.CacheDir)
 		if err != nil {
@@ -92,6 +100,9 @@ func NewSandbox(ctx context.Context, cfg Config) (*Sandbox, error) {
 	return s, nil
 }
 
+// wasmPageSize is the size of a WebAssembly memory page.
+const wasmPageSize = 64 << 10
+
 func checkConfig(cfg Config) error {
 	switch {
 	case cfg.MemoryLimitPages == 0 || cfg.MemoryLimitPages > 65536:
@@ -106,6 +117,10 @@ func checkConfig(cfg Config) error {
 		return fmt.Errorf("new sandbox: module size cap %d is not positive", cfg.MaxModuleSize)
 	case cfg.CachedModules <= 0:
 		return fmt.Errorf("new sandbox: compiled module cache of %d is not positive", cfg.CachedModules)
+	case cfg.MaxRunningJobs <= 0:
+		return fmt.Errorf("new sandbox: %d running jobs is not positive", cfg.MaxRunningJobs)
+	case cfg.MaxWaitingJobs < 0:
+		return fmt.Errorf("new sandbox: %d waiting jobs is negative", cfg.MaxWaitingJobs)
 	}
 	return nil
 }
@@ -141,6 +156,7 @@ func (s *Sandbox) Run(ctx context.Context, module []byte, in Input) (*Output, er
 
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
+	ctx = experimental.WithMemoryAllocator(ctx, s.memory)
 	stdout := &cappedWriter{max: s.cfg.MaxOutput, cancel: cancel}
 	stderr := &headWriter{max: s.cfg.MaxStderr}
 	seed := sha256.Sum256([]byte(in.JobID))

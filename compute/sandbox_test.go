@@ -15,6 +15,7 @@ import (
 
 	"github.com/trove-project/trove/dataset"
 	"github.com/trove-project/trove/examples"
+	"github.com/trove-project/trove/internal/wasmtest"
 )
 
 func TestRunColStats(t *testing.T) {
@@ -112,7 +113,7 @@ func TestRunHostile(t *testing.T) {
 	t.Run("escape", func(t *testing.T) {
 		got := escape(t, s, "job-a")
 		want := map[string]any{
-			"open_error": true, "readdir_error": true, "home": "", "environ": []any{},
+			"open_error": true, "readdir_error": true, "dial_error": true, "home": "", "environ": []any{},
 			"args": []any{"algorithm"}, "year": 2022.0, // wazero's fake clock
 		}
 		random := got["random"]
@@ -212,6 +213,8 @@ func TestNewSandboxRefusesBadConfig(t *testing.T) {
 		func(c *Config) { c.MaxStderr = -1 },
 		func(c *Config) { c.MaxModuleSize = 0 },
 		func(c *Config) { c.CachedModules = 0 },
+		func(c *Config) { c.MaxRunningJobs = 0 },
+		func(c *Config) { c.MaxWaitingJobs = -1 },
 	} {
 		cfg := DefaultConfig()
 		change(&cfg)
@@ -280,5 +283,23 @@ func TestRunConcurrent(t *testing.T) {
 				t.Errorf("job %d: err = %v, want ErrModuleExit", i, errs[i])
 			}
 		}
+	}
+}
+
+// A module that traps fails with ErrTrap; one over the size cap is refused
+// before it is compiled.
+func TestRunTrapAndHugeModule(t *testing.T) {
+	s := newTestSandbox(t, func(c *Config) { c.MaxModuleSize = 1 << 20 })
+	in := Input{JobID: "j", Table: sampleTable(3)}
+	if _, err := s.Run(context.Background(), wasmtest.Trap(), in); !errors.Is(err, ErrTrap) {
+		t.Fatalf("trapping module: %v, want ErrTrap", err)
+	}
+	huge := wasmtest.WithCustomSection(wasmtest.Trap(), 1<<20)
+	if _, err := s.Run(context.Background(), huge, in); !errors.Is(err, ErrInvalidModule) || !strings.Contains(err.Error(), "over the limit") {
+		t.Fatalf("huge module: %v, want ErrInvalidModule over the limit", err)
+	}
+	// Under the cap, the custom section changes nothing.
+	if _, err := s.Run(context.Background(), wasmtest.WithCustomSection(wasmtest.Trap(), 1000), in); !errors.Is(err, ErrTrap) {
+		t.Fatalf("trapping module with a custom section: %v, want ErrTrap", err)
 	}
 }

@@ -4,8 +4,10 @@
 //	loop    spin forever
 //	flood   write to stdout forever, ignoring errors
 //	stderr  write to stderr forever, then nothing on stdout
-//	escape  try to read a file, the environment, the arguments, the clock
-//	        and randomness, and report what it got
+//	grow    allocate and touch memory 1 MiB at a time until it runs out
+//	bomb    allocate 1 GiB at once
+//	escape  try to read a file, open a socket, read the environment, the
+//	        arguments, the clock and randomness, and report what it got
 //	exit    exit with code 3
 //	panic   panic (the Go runtime exits with code 2)
 //	garbage write something that is not JSON
@@ -16,6 +18,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"net"
 	"os"
 	"time"
 
@@ -49,6 +52,19 @@ func main() {
 				break
 			}
 		}
+	case "grow":
+		var kept [][]byte
+		for {
+			b := make([]byte, 1<<20)
+			for i := 0; i < len(b); i += 4096 {
+				b[i] = 1
+			}
+			kept = append(kept, b)
+		}
+	case "bomb":
+		b := make([]byte, 1<<30)
+		b[len(b)-1] = 1
+		guest.WriteResult(map[string]int{"got": len(b)})
 	case "escape":
 		escape()
 	case "exit":
@@ -69,6 +85,8 @@ func escape() {
 	r["open_error"] = err != nil
 	_, err = os.ReadDir("/")
 	r["readdir_error"] = err != nil
+	_, err = net.Dial("tcp", "127.0.0.1:80")
+	r["dial_error"] = err != nil
 	r["home"] = os.Getenv("HOME")
 	r["environ"] = os.Environ()
 	r["args"] = os.Args
