@@ -49,11 +49,18 @@ type world struct {
 
 const dsName = sampledata.BreastCancerName
 
-func newWorld(t *testing.T) *world {
+func newWorld(t *testing.T) *world { t.Helper(); return newWorldWith(t, nil) }
+
+// newWorldWith is newWorld with the vault's config changed by change.
+func newWorldWith(t *testing.T, change func(*vault.Config)) *world {
 	t.Helper()
 	ctx := context.Background()
 	clk := &clock{t: time.Now().UTC().Truncate(time.Second)}
-	v, err := vault.Create(ctx, vault.Config{Home: filepath.Join(t.TempDir(), "vault"), WorkFactor: 10, Now: clk.Now}, []byte("pass"))
+	cfg := vault.Config{Home: filepath.Join(t.TempDir(), "vault"), WorkFactor: 10, Now: clk.Now}
+	if change != nil {
+		change(&cfg)
+	}
+	v, err := vault.Create(ctx, cfg, []byte("pass"))
 	if err != nil {
 		t.Fatal(err)
 	}

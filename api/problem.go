@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/trove-project/trove"
@@ -45,6 +46,19 @@ func statusOf(code trove.Code) int {
 		return http.StatusServiceUnavailable
 	}
 	return http.StatusInternalServerError
+}
+
+// RetryAfterSeconds is what a busy vault tells a client to wait before it
+// sends a job again (the Retry-After header of a 429): about the time of a
+// typical job, so a retry usually finds a free slot.
+const RetryAfterSeconds = 2
+
+// setProblemHeaders sets the headers a problem with the given code carries
+// besides its body: Retry-After on 429.
+func setProblemHeaders(h http.Header, code trove.Code) {
+	if code == trove.ETOOMANY {
+		h.Set("Retry-After", strconv.Itoa(RetryAfterSeconds))
+	}
 }
 
 // codeOf is the inverse of statusOf for problems without a trove type.

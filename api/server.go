@@ -154,6 +154,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 	}
 	b, _ := json.Marshal(p)
 	c.Response().Header().Set("Content-Type", "application/problem+json")
+	setProblemHeaders(c.Response().Header(), trove.ErrorCode(err))
 	c.Response().WriteHeader(p.Status)
 	c.Response().Write(b)
 }

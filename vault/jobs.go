@@ -88,7 +88,20 @@ func refusal(reason, format string, args ...any) *trove.Error {
 // must equal the consented hash); the dataset is unchanged; a run is left.
 // A refused job is logged with its reason. The result is returned only
 // after the log entry behind its receipt is committed.
+//
+// A job first takes its place in the job queue: when the queue is full it
+// is refused at once with ETOOMANY (reason "busy"), before anything is
+// checked, counted or logged. Once accepted, the job's outcome is recorded
+// even if ctx ends meanwhile (a requester that hangs up stops its job, which
+// is then recorded as failed).
 func (v *Vault) RunJob(ctx context.Context, jr JobRequest) (*Job, error) {
+	leave, err := v.queue.Enter(ctx)
+	if errors.Is(err, compute.ErrBusy) {
+		return nil, &trove.Error{Code: trove.ETOOMANY, Reason: "busy", Message: "the vault is running all the jobs it can; try again later", Err: err}
+	} else if err != nil {
+		return nil, &trove.Error{Code: trove.EUNAVAILABLE, Reason: "canceled", Message: "the job was abandoned while it waited for its turn", Err: err}
+	}
+	defer leave()
 	now := v.now()
 	c, job, err := v.acceptJob(ctx, jr, now)
 	if err != nil {
@@ -101,8 +114,9 @@ func (v *Vault) RunJob(ctx context.Context, jr JobRequest) (*Job, error) {
 		return nil, err
 	}
 	out, runErr := v.execute(ctx, c, jr, job.ID)
+	ctx = context.WithoutCancel(ctx) // what happened is recorded whatever the requester does
 	if runErr != nil {
-		return v.failJob(ctx, job, runErr)
+		return v.failJob(ctx, job, out, runErr)
 	}
 	return v.finishJob(ctx, c, job, out)
 }
@@ -225,13 +239,17 @@ func (v *Vault) execute(ctx context.Context, c *Consent, jr JobRequest, jobID st
 }
 
 // failJob records a run that did not produce a result. Its output, if any,
-// is discarded.
-func (v *Vault) failJob(ctx context.Context, job *Job, runErr error) (*Job, error) {
+// is discarded; its stderr is kept for the owner.
+func (v *Vault) failJob(ctx context.Context, job *Job, out *compute.Output, runErr error) (*Job, error) {
 	now := v.now()
 	reason := jobFailureReason(runErr)
 	v.cfg.Logger.Warn("job failed", "job", job.ID, "reason", reason)
+	var stderr []byte
+	if out != nil {
+		stderr = out.Stderr
+	}
 	err := v.write(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `UPDATE jobs SET state = 'failed', reason = ?, finished_at = ? WHERE id = ?`, reason, formatTime(now), job.ID); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE jobs SET state = 'failed', reason = ?, stderr = ?, finished_at = ? WHERE id = ?`, reason, stderr, formatTime(now), job.ID); err != nil {
 			return err
 		}
 		_, err := v.appendLog(ctx, tx, ledger.Entry{
@@ -261,6 +279,12 @@ func jobFailureReason(err error) string {
 		return "invalid_module"
 	case errors.Is(err, compute.ErrBadOutput):
 		return "bad_output"
+	case errors.Is(err, compute.ErrTrap):
+		return "trap"
+	case errors.Is(err, compute.ErrBadInput):
+		return "bad_input"
+	case errors.Is(err, context.Canceled):
+		return "canceled"
 	}
 	return "error"
 }
@@ -317,8 +341,8 @@ func (v *Vault) finishJob(ctx context.Context, c *Consent, job *Job, out *comput
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE jobs SET state = 'succeeded', output = ?, output_sha256 = ?, receipt_id = ?, receipt = ?, finished_at = ? WHERE id = ?`,
-			[]byte(out.Result), outHash, receiptID, string(bundle), formatTime(now), job.ID); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE jobs SET state = 'succeeded', output = ?, output_sha256 = ?, receipt_id = ?, receipt = ?, stderr = ?, finished_at = ? WHERE id = ?`,
+			[]byte(out.Result), outHash, receiptID, string(bundle), out.Stderr, formatTime(now), job.ID); err != nil {
 			return err
 		}
 		claim = ledger.ClaimFromReceipt(claimID, rc, c.Price.Amount, c.Price.Currency, now)
@@ -382,4 +406,52 @@ func (v *Vault) Receipt(ctx context.Context, id string) (json.RawMessage, error)
 		return nil, fmt.Errorf("receipt %s: %w", id, err)
 	}
 	return json.RawMessage(bundle), nil
+}
+
+// JobStderr returns what a job's module wrote on stderr, up to the
+// sandbox's cap: for the owner only, since it may hold anything the module
+// read, data included.
+func (v *Vault) JobStderr(ctx context.Context, id string) ([]byte, error) {
+	var stderr []byte
+	err := v.db.QueryRowContext(ctx, `SELECT stderr FROM jobs WHERE id = ?`, id).Scan(&stderr)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, trove.Errorf(trove.ENOTFOUND, "no job %q", id)
+	} else if err != nil {
+		return nil, fmt.Errorf("job %s stderr: %w", id, err)
+	}
+	return stderr, nil
+}
+
+// Jobs returns every job, newest first, without results or receipts: the
+// owner's overview.
+func (v *Vault) Jobs(ctx context.Context) ([]Job, error) {
+	rows, err := v.db.QueryContext(ctx, `SELECT id, consent_id, requester, algorithm, state, reason, created_at, finished_at FROM jobs ORDER BY created_at DESC, id`)
+	if err != nil {
+		return nil, fmt.Errorf("list jobs: %w", err)
+	}
+	defer rows.Close()
+	var jobs []Job
+	for rows.Next() {
+		var j Job
+		var created string
+		var finished sql.NullString
+		if err := rows.Scan(&j.ID, &j.ConsentID, &j.Requester, &j.Algorithm, &j.State, &j.Reason, &created, &finished); err != nil {
+			return nil, fmt.Errorf("list jobs: %w", err)
+		}
+		if j.CreatedAt, err = parseTime(created); err != nil {
+			return nil, err
+		}
+		if finished.Valid {
+			t, err := parseTime(finished.String)
+			if err != nil {
+				return nil, err
+			}
+			j.FinishedAt = &t
+		}
+		jobs = append(jobs, j)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list jobs: %w", err)
+	}
+	return jobs, nil
 }

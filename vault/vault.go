@@ -77,9 +77,21 @@ type Vault struct {
 	db  *sql.DB
 	key *did.Key
 
+	queue *compute.Queue // bounds the jobs that run or wait at once
+
 	sandboxOnce sync.Once
 	sandbox     *compute.Sandbox
 	sandboxErr  error
+}
+
+// newVault assembles an opened vault.
+func newVault(cfg Config, db *sql.DB, key *did.Key) (*Vault, error) {
+	q, err := compute.NewQueue(cfg.Compute.MaxRunningJobs, cfg.Compute.MaxWaitingJobs)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return &Vault{cfg: cfg, db: db, key: key, queue: q}, nil
 }
 
 // Exists reports whether home already holds a vault.
@@ -128,7 +140,7 @@ func Create(ctx context.Context, cfg Config, passphrase []byte) (*Vault, error) 
 		db.Close()
 		return nil, fmt.Errorf("record owner DID: %w", err)
 	}
-	return &Vault{cfg: cfg, db: db, key: key}, nil
+	return newVault(cfg, db, key)
 }
 
 // Open opens the vault in cfg.Home, unsealing its owner key with
@@ -160,7 +172,7 @@ func Open(ctx context.Context, cfg Config, passphrase []byte) (*Vault, error) {
 		db.Close()
 		return nil, fmt.Errorf("open vault: the database belongs to %s, the key to %s", owner, key.DID())
 	}
-	return &Vault{cfg: cfg, db: db, key: key}, nil
+	return newVault(cfg, db, key)
 }
 
 // Close releases the database and the sandbox.
