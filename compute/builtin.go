@@ -15,7 +15,8 @@ type builtinFunc func(ctx context.Context, in Input) (json.RawMessage, error)
 // them.
 func builtins() map[string]builtinFunc {
 	return map[string]builtinFunc{
-		StatsID: runStats,
+		StatsID:     runStats,
+		HistogramID: runHistogram,
 	}
 }
 
