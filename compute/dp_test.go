@@ -71,7 +71,9 @@ func TestDPNoiseHasTheClaimedScale(t *testing.T) {
 				t.Fatal(err)
 			}
 			var res struct {
-				DP   struct{ RowsScale float64 `json:"rows_scale"` }
+				DP struct {
+					RowsScale float64 `json:"rows_scale"`
+				}
 				Rows float64
 			}
 			if err := json.Unmarshal(out.Result, &res); err != nil {
