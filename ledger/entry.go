@@ -24,13 +24,17 @@ const (
 	DatasetImported EventType = "dataset.imported" // the owner imported a dataset
 	DatasetDeleted  EventType = "dataset.deleted"  // the owner deleted a dataset
 	OwnerLogin      EventType = "owner.login"      // the owner signed in to the web UI
+	ResultHeld      EventType = "result.held"      // a result is held for the owner's review
+	ResultWithheld  EventType = "result.withheld"  // the owner withheld a held result
+	PrivacySet      EventType = "privacy.set"      // the owner set a dataset's output policy and privacy budget
 )
 
 // Valid reports whether t is one of the event types above.
 func (t EventType) Valid() bool {
 	switch t {
 	case RequestReceived, RequestApproved, RequestDenied, JobAccepted, JobRejected,
-		RunFinished, ResultReleased, ClaimCreated, DatasetImported, DatasetDeleted, OwnerLogin:
+		RunFinished, ResultReleased, ClaimCreated, DatasetImported, DatasetDeleted, OwnerLogin,
+		ResultHeld, ResultWithheld, PrivacySet:
 		return true
 	}
 	return false

@@ -23,6 +23,18 @@ const (
 	JobRunning   = "running"
 	JobSucceeded = "succeeded"
 	JobFailed    = "failed"
+	// JobAwaitingReview: the job ran; its result waits for the owner to
+	// release or withhold it.
+	JobAwaitingReview = "awaiting_review"
+	// JobWithheld: the owner withheld the result; nothing left the vault.
+	JobWithheld = "withheld"
+)
+
+// Release states of a job's result, as stored.
+const (
+	released = "released"
+	held     = "held"
+	withheld = "withheld"
 )
 
 // JobRequest is what a requester sends to run an algorithm.
@@ -42,6 +54,7 @@ type Job struct {
 	Algorithm    string          `json:"algorithm"`
 	State        string          `json:"state"`
 	Reason       string          `json:"reason,omitempty"`
+	Policy       string          `json:"policy,omitempty"` // the output policy it ran under
 	Result       json.RawMessage `json:"result,omitempty"`
 	OutputSHA256 string          `json:"output_sha256,omitempty"`
 	Receipt      json.RawMessage `json:"receipt,omitempty"` // the ledger.Receipt bundle
@@ -103,7 +116,7 @@ func (v *Vault) RunJob(ctx context.Context, jr JobRequest) (*Job, error) {
 	}
 	defer leave()
 	now := v.now()
-	c, job, err := v.acceptJob(ctx, jr, now)
+	c, job, pol, err := v.acceptJob(ctx, jr, now)
 	if err != nil {
 		var te *trove.Error
 		if errors.As(err, &te) && te.Code == trove.EFORBIDDEN {
@@ -113,10 +126,13 @@ func (v *Vault) RunJob(ctx context.Context, jr JobRequest) (*Job, error) {
 		}
 		return nil, err
 	}
-	out, runErr := v.execute(ctx, c, jr, job.ID)
+	out, runErr := v.execute(ctx, c, jr, job.ID, pol)
 	ctx = context.WithoutCancel(ctx) // what happened is recorded whatever the requester does
 	if runErr != nil {
 		return v.failJob(ctx, job, out, runErr)
+	}
+	if pol.Kind == compute.PolicyReview {
+		return v.holdJob(ctx, job, out)
 	}
 	return v.finishJob(ctx, c, job, out)
 }
@@ -142,32 +158,34 @@ func truncate(s string, n int) string {
 }
 
 // acceptJob runs every check and, in one transaction, consumes the nonce,
-// counts the run, records the job and logs its acceptance.
-func (v *Vault) acceptJob(ctx context.Context, jr JobRequest, now time.Time) (*Consent, *Job, error) {
+// counts the run, charges a DP job to the dataset's budget, records the
+// job and logs its acceptance. It returns the job's output policy.
+func (v *Vault) acceptJob(ctx context.Context, jr JobRequest, now time.Time) (*Consent, *Job, compute.OutputPolicy, error) {
+	var pol compute.OutputPolicy
 	p, err := consent.VerifyPresentation(jr.Presentation, v.DID(), now)
 	if err != nil {
-		return nil, nil, &trove.Error{Code: trove.EFORBIDDEN, Reason: consentReason(err), Message: err.Error(), Err: err}
+		return nil, nil, pol, &trove.Error{Code: trove.EFORBIDDEN, Reason: consentReason(err), Message: err.Error(), Err: err}
 	}
 	cred := p.Credential
 	if cred.Issuer != v.DID() || cred.Terms.Vault != v.DID() {
-		return nil, nil, refusal("wrong_issuer", "the credential was not issued by this vault")
+		return nil, nil, pol, refusal("wrong_issuer", "the credential was not issued by this vault")
 	}
 	algorithm := cred.Terms.Algorithm
 	if compute.IsBuiltin(algorithm) {
 		if jr.Algorithm != algorithm || len(jr.Module) > 0 {
-			return nil, nil, refusal("algorithm_mismatch", "the consent is for %s", algorithm)
+			return nil, nil, pol, refusal("algorithm_mismatch", "the consent is for %s", algorithm)
 		}
 	} else {
 		if len(jr.Module) == 0 {
-			return nil, nil, refusal("algorithm_mismatch", "the consent is for a WebAssembly module; none was sent")
+			return nil, nil, pol, refusal("algorithm_mismatch", "the consent is for a WebAssembly module; none was sent")
 		}
 		if h := compute.ModuleHash(jr.Module); h != algorithm || (jr.Algorithm != "" && jr.Algorithm != h) {
-			return nil, nil, refusal("algorithm_mismatch", "the module's sha256 is not the one the consent names")
+			return nil, nil, pol, refusal("algorithm_mismatch", "the module's sha256 is not the one the consent names")
 		}
 	}
 	jobID, err := v.newID("job")
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, pol, err
 	}
 	var c *Consent
 	err = v.write(ctx, func(tx *sql.Tx) error {
@@ -204,30 +222,44 @@ func (v *Vault) acceptJob(ctx context.Context, jr JobRequest, now time.Time) (*C
 			return err
 		}
 		c.RunsUsed++
-		if _, err := tx.ExecContext(ctx, `INSERT INTO jobs (id, consent_id, requester, algorithm, state, created_at) VALUES (?, ?, ?, ?, 'running', ?)`,
-			jobID, c.ID, c.Requester, algorithm, formatTime(now)); err != nil {
+		var priv *Privacy
+		if pol, priv, err = v.chargePolicy(ctx, tx, c); err != nil {
 			return err
 		}
-		_, err = v.appendLog(ctx, tx, ledger.Entry{
-			Type: ledger.JobAccepted, Time: now, Subject: c.Requester,
-			Fields: map[string]string{"job_id": jobID, "consent_id": c.ID, "algorithm": algorithm, "dataset_digest": c.DatasetDigest,
-				"run": fmt.Sprintf("%d/%d", c.RunsUsed, c.MaxRuns)},
-		})
+		if _, err := tx.ExecContext(ctx, `INSERT INTO jobs (id, consent_id, requester, algorithm, state, policy, dp_epsilon, dp_delta, created_at) VALUES (?, ?, ?, ?, 'running', ?, ?, ?, ?)`,
+			jobID, c.ID, c.Requester, algorithm, pol.Kind, pol.Epsilon, pol.Delta, formatTime(now)); err != nil {
+			return err
+		}
+		fields := map[string]string{"job_id": jobID, "consent_id": c.ID, "algorithm": algorithm, "dataset_digest": c.DatasetDigest,
+			"run": fmt.Sprintf("%d/%d", c.RunsUsed, c.MaxRuns), "policy": pol.Kind}
+		if pol.Kind == compute.PolicyDP {
+			fields["dp_epsilon"], fields["dp_delta"] = fmtFloat(pol.Epsilon), fmtFloat(pol.Delta)
+			fields["budget_spent_epsilon"], fields["budget_left_epsilon"] = fmtFloat(priv.SpentEpsilon), fmtFloat(priv.LeftEpsilon)
+		}
+		_, err = v.appendLog(ctx, tx, ledger.Entry{Type: ledger.JobAccepted, Time: now, Subject: c.Requester, Fields: fields})
 		return err
 	})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, pol, err
 	}
-	return c, &Job{ID: jobID, ConsentID: c.ID, Requester: c.Requester, Algorithm: algorithm, State: JobRunning, CreatedAt: now}, nil
+	return c, &Job{ID: jobID, ConsentID: c.ID, Requester: c.Requester, Algorithm: algorithm, State: JobRunning, Policy: pol.Kind, CreatedAt: now}, pol, nil
 }
 
-// execute decrypts the consented dataset and runs the algorithm over it.
-func (v *Vault) execute(ctx context.Context, c *Consent, jr JobRequest, jobID string) (*compute.Output, error) {
+// execute decrypts the consented dataset and runs the algorithm over it,
+// under pol: a DP job runs the built-in's private form.
+func (v *Vault) execute(ctx context.Context, c *Consent, jr JobRequest, jobID string, pol compute.OutputPolicy) (*compute.Output, error) {
 	t, err := v.loadTable(ctx, c.Dataset, c.DatasetDigest)
 	if err != nil {
 		return nil, err
 	}
 	in := compute.Input{JobID: jobID, Table: t, Params: jr.Params}
+	if pol.Kind == compute.PolicyDP {
+		rng, err := v.dpRand()
+		if err != nil {
+			return nil, err
+		}
+		return compute.RunBuiltinDP(ctx, c.Algorithm, in, pol, rng)
+	}
 	if compute.IsBuiltin(c.Algorithm) {
 		return compute.RunBuiltin(ctx, c.Algorithm, in)
 	}
@@ -283,6 +315,10 @@ func jobFailureReason(err error) string {
 		return "trap"
 	case errors.Is(err, compute.ErrBadInput):
 		return "bad_input"
+	case errors.Is(err, compute.ErrBadParams):
+		return "bad_params"
+	case errors.Is(err, compute.ErrPolicy):
+		return "policy"
 	case errors.Is(err, context.Canceled):
 		return "canceled"
 	}
@@ -341,9 +377,16 @@ func (v *Vault) finishJob(ctx context.Context, c *Consent, job *Job, out *comput
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE jobs SET state = 'succeeded', output = ?, output_sha256 = ?, receipt_id = ?, receipt = ?, stderr = ?, finished_at = ? WHERE id = ?`,
-			[]byte(out.Result), outHash, receiptID, string(bundle), out.Stderr, formatTime(now), job.ID); err != nil {
+		res, err := tx.ExecContext(ctx, `UPDATE jobs SET state = 'succeeded', release = 'released', output = ?, output_sha256 = ?, receipt_id = ?, receipt = ?,
+			stderr = coalesce(?, stderr), finished_at = coalesce(finished_at, ?) WHERE id = ? AND (state = 'running' OR release = 'held')`,
+			[]byte(out.Result), outHash, receiptID, string(bundle), out.Stderr, formatTime(now), job.ID)
+		if err != nil {
 			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n != 1 {
+			return trove.Errorf(trove.ECONFLICT, "job %s is not running or held", job.ID)
 		}
 		claim = ledger.ClaimFromReceipt(claimID, rc, c.Price.Amount, c.Price.Currency, now)
 		_, err = tx.ExecContext(ctx, `INSERT INTO claims (id, receipt_id, job_id, consent_id, requester, amount, currency, state, created_at)
@@ -356,8 +399,107 @@ func (v *Vault) finishJob(ctx context.Context, c *Consent, job *Job, out *comput
 		v.cfg.Logger.Error("job result withheld: log append failed", "job", job.ID, "err", err)
 		return nil, err
 	}
-	job.State, job.Result, job.OutputSHA256, job.Receipt, job.Claim, job.FinishedAt = JobSucceeded, out.Result, outHash, bundle, &claim, &now
+	job.State, job.Reason, job.Result, job.OutputSHA256, job.Receipt, job.Claim = JobSucceeded, "", out.Result, outHash, bundle, &claim
+	if job.FinishedAt == nil {
+		job.FinishedAt = &now
+	}
 	return job, nil
+}
+
+// holdJob keeps a result for the owner's review: it is stored and logged
+// as held, and nothing leaves until the owner releases it.
+func (v *Vault) holdJob(ctx context.Context, job *Job, out *compute.Output) (*Job, error) {
+	now := v.now()
+	sum := sha256.Sum256(out.Result)
+	outHash := hex.EncodeToString(sum[:])
+	err := v.write(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `UPDATE jobs SET state = 'succeeded', release = 'held', output = ?, output_sha256 = ?, stderr = ?, finished_at = ? WHERE id = ?`,
+			[]byte(out.Result), outHash, out.Stderr, formatTime(now), job.ID); err != nil {
+			return err
+		}
+		_, err := v.appendLog(ctx, tx,
+			ledger.Entry{Type: ledger.RunFinished, Time: now, Subject: job.Requester,
+				Fields: map[string]string{"job_id": job.ID, "status": "succeeded", "output_sha256": outHash}},
+			ledger.Entry{Type: ledger.ResultHeld, Time: now, Subject: job.Requester,
+				Fields: map[string]string{"job_id": job.ID, "output_sha256": outHash}})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	job.State, job.Reason, job.FinishedAt = JobAwaitingReview, "awaiting owner review", &now
+	return job, nil
+}
+
+// ReviewJob returns a job held for review with its result, for the owner
+// to read before releasing or withholding it.
+func (v *Vault) ReviewJob(ctx context.Context, id string) (*Job, error) {
+	j, output, err := v.heldJob(ctx, v.db, id)
+	if err != nil {
+		return nil, err
+	}
+	j.Result = output
+	return j, nil
+}
+
+// heldJob reads a held job and its output; ECONFLICT when it is not held.
+func (v *Vault) heldJob(ctx context.Context, q queryer, id string) (*Job, []byte, error) {
+	j, err := v.Job(ctx, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	if j.State != JobAwaitingReview {
+		return nil, nil, trove.Errorf(trove.ECONFLICT, "job %s is %s, not awaiting review", id, j.State)
+	}
+	var output []byte
+	if err := q.QueryRowContext(ctx, `SELECT output FROM jobs WHERE id = ?`, id).Scan(&output); err != nil {
+		return nil, nil, fmt.Errorf("job %s output: %w", id, err)
+	}
+	return j, output, nil
+}
+
+// ReleaseJob releases a held result: the owner's yes. It gets its receipt
+// and claim as a released job does.
+func (v *Vault) ReleaseJob(ctx context.Context, id string) (*Job, error) {
+	j, output, err := v.heldJob(ctx, v.db, id)
+	if err != nil {
+		return nil, err
+	}
+	c, err := scanConsent(v.db.QueryRowContext(ctx, `SELECT `+consentColumns+` FROM consents WHERE id = ?`, j.ConsentID))
+	if err != nil {
+		return nil, fmt.Errorf("release job %s: consent: %w", id, err)
+	}
+	return v.finishJob(ctx, c, j, &compute.Output{Result: output})
+}
+
+// WithholdJob withholds a held result: the owner's no. The result is
+// deleted; the requester sees the job as withheld, with no receipt or
+// claim.
+func (v *Vault) WithholdJob(ctx context.Context, id string) (*Job, error) {
+	j, err := v.Job(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	now := v.now()
+	err = v.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE jobs SET release = 'withheld', output = NULL WHERE id = ? AND release = 'held'`, id)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n != 1 {
+			return trove.Errorf(trove.ECONFLICT, "job %s is not awaiting review", id)
+		}
+		_, err = v.appendLog(ctx, tx, ledger.Entry{Type: ledger.ResultWithheld, Time: now, Subject: j.Requester,
+			Fields: map[string]string{"job_id": id, "output_sha256": j.OutputSHA256}})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	j.State, j.Reason = JobWithheld, "withheld by the owner"
+	return j, nil
 }
 
 // Job returns a job by id.
@@ -365,9 +507,9 @@ func (v *Vault) Job(ctx context.Context, id string) (*Job, error) {
 	var j Job
 	var output []byte
 	var receipt, finished sql.NullString
-	var created string
-	err := v.db.QueryRowContext(ctx, `SELECT id, consent_id, requester, algorithm, state, reason, output, output_sha256, receipt, created_at, finished_at FROM jobs WHERE id = ?`, id).
-		Scan(&j.ID, &j.ConsentID, &j.Requester, &j.Algorithm, &j.State, &j.Reason, &output, &j.OutputSHA256, &receipt, &created, &finished)
+	var created, release string
+	err := v.db.QueryRowContext(ctx, `SELECT id, consent_id, requester, algorithm, state, reason, policy, release, output, output_sha256, receipt, created_at, finished_at FROM jobs WHERE id = ?`, id).
+		Scan(&j.ID, &j.ConsentID, &j.Requester, &j.Algorithm, &j.State, &j.Reason, &j.Policy, &release, &output, &j.OutputSHA256, &receipt, &created, &finished)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, trove.Errorf(trove.ENOTFOUND, "no job %q", id)
 	} else if err != nil {
@@ -383,6 +525,7 @@ func (v *Vault) Job(ctx context.Context, id string) (*Job, error) {
 		}
 		j.FinishedAt = &t
 	}
+	j.State, j.Reason = shownState(j.State, release, j.Reason)
 	if j.State == JobSucceeded {
 		j.Result, j.Receipt = output, json.RawMessage(receipt.String)
 		claims, err := v.claims(ctx, `WHERE job_id = ?`, id)
@@ -425,7 +568,7 @@ func (v *Vault) JobStderr(ctx context.Context, id string) ([]byte, error) {
 // Jobs returns every job, newest first, without results or receipts: the
 // owner's overview.
 func (v *Vault) Jobs(ctx context.Context) ([]Job, error) {
-	rows, err := v.db.QueryContext(ctx, `SELECT id, consent_id, requester, algorithm, state, reason, created_at, finished_at FROM jobs ORDER BY created_at DESC, id`)
+	rows, err := v.db.QueryContext(ctx, `SELECT id, consent_id, requester, algorithm, state, reason, policy, release, created_at, finished_at FROM jobs ORDER BY created_at DESC, id`)
 	if err != nil {
 		return nil, fmt.Errorf("list jobs: %w", err)
 	}
@@ -433,11 +576,12 @@ func (v *Vault) Jobs(ctx context.Context) ([]Job, error) {
 	var jobs []Job
 	for rows.Next() {
 		var j Job
-		var created string
+		var created, release string
 		var finished sql.NullString
-		if err := rows.Scan(&j.ID, &j.ConsentID, &j.Requester, &j.Algorithm, &j.State, &j.Reason, &created, &finished); err != nil {
+		if err := rows.Scan(&j.ID, &j.ConsentID, &j.Requester, &j.Algorithm, &j.State, &j.Reason, &j.Policy, &release, &created, &finished); err != nil {
 			return nil, fmt.Errorf("list jobs: %w", err)
 		}
+		j.State, j.Reason = shownState(j.State, release, j.Reason)
 		if j.CreatedAt, err = parseTime(created); err != nil {
 			return nil, err
 		}
@@ -454,4 +598,18 @@ func (v *Vault) Jobs(ctx context.Context) ([]Job, error) {
 		return nil, fmt.Errorf("list jobs: %w", err)
 	}
 	return jobs, nil
+}
+
+// shownState is the state a job shows from its stored state and release.
+func shownState(state, release, reason string) (string, string) {
+	if state != JobSucceeded {
+		return state, reason
+	}
+	switch release {
+	case held:
+		return JobAwaitingReview, "awaiting owner review"
+	case withheld:
+		return JobWithheld, "withheld by the owner"
+	}
+	return state, reason
 }
