@@ -117,6 +117,13 @@ func TestDPPolicySpendsTheBudgetThenRefuses(t *testing.T) {
 		if !(p.LeftEpsilon < lastLeft) || p.SpentEpsilon <= 0 {
 			t.Fatalf("after job %d: spent %g, left %g (before: %g)", i, p.SpentEpsilon, p.LeftEpsilon, lastLeft)
 		}
+		rc, _, err := ledger.VerifyReceipt(job.Receipt, w.vault.DID())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rc.Policy != compute.PolicyDP || rc.DP == nil || rc.DP.Epsilon != 1 || rc.DP.LeftEpsilon != p.LeftEpsilon || rc.DP.SpentEpsilon != p.SpentEpsilon {
+			t.Fatalf("receipt policy %q, dp %+v; budget %+v", rc.Policy, rc.DP, p)
+		}
 		lastLeft = p.LeftEpsilon
 	}
 	_, err := w.runStats(cred, `{"bounds":{"mean_radius":[0,40]}}`)

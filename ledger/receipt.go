@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -47,24 +48,40 @@ type ReceiptClaims struct {
 	LeafHash string
 	// IssuedAt is when the receipt was issued (iat), to the second.
 	IssuedAt time.Time
+	// Policy is the output policy the result was released under (release,
+	// review or dp); empty in receipts made before policies existed.
+	Policy string
+	// DP is, under the dp policy, what the job spent and what the dataset's
+	// lifetime budget had spent and left once it was charged.
+	DP *ReceiptDP
+}
+
+// ReceiptDP is the privacy accounting a receipt records for a DP job.
+type ReceiptDP struct {
+	Epsilon      float64 `json:"epsilon"`       // this job's ε
+	Delta        float64 `json:"delta"`         // this job's δ
+	SpentEpsilon float64 `json:"spent_epsilon"` // the dataset's budget spent, as ε at its δ
+	LeftEpsilon  float64 `json:"left_epsilon"`  // the dataset's budget left, as ε at its δ
 }
 
 type receiptClaimsJSON struct {
-	ID            string `json:"jti"`
-	Vault         string `json:"iss"`
-	IssuedAt      int64  `json:"iat"`
-	JobID         string `json:"job_id"`
-	ConsentID     string `json:"consent_id"`
-	Requester     string `json:"requester"`
-	DatasetDigest string `json:"dataset_digest"`
-	Algorithm     string `json:"algorithm"`
-	OutputSHA256  string `json:"output_sha256"`
-	LogIndex      uint64 `json:"log_index"`
-	LeafHash      string `json:"leaf_hash"`
+	ID            string     `json:"jti"`
+	Vault         string     `json:"iss"`
+	IssuedAt      int64      `json:"iat"`
+	JobID         string     `json:"job_id"`
+	ConsentID     string     `json:"consent_id"`
+	Requester     string     `json:"requester"`
+	DatasetDigest string     `json:"dataset_digest"`
+	Algorithm     string     `json:"algorithm"`
+	OutputSHA256  string     `json:"output_sha256"`
+	LogIndex      uint64     `json:"log_index"`
+	LeafHash      string     `json:"leaf_hash"`
+	Policy        string     `json:"policy,omitempty"`
+	DP            *ReceiptDP `json:"dp,omitempty"`
 }
 
 var receiptClaimsKeys = []string{"jti", "iss", "iat", "job_id", "consent_id", "requester",
-	"dataset_digest", "algorithm", "output_sha256", "log_index", "leaf_hash"}
+	"dataset_digest", "algorithm", "output_sha256", "log_index", "leaf_hash", "policy", "dp"}
 
 // MarshalJSON encodes the claims as a JWT claims set, iat in seconds.
 func (c ReceiptClaims) MarshalJSON() ([]byte, error) {
@@ -72,6 +89,7 @@ func (c ReceiptClaims) MarshalJSON() ([]byte, error) {
 		ID: c.ID, Vault: c.Vault, IssuedAt: c.IssuedAt.Unix(), JobID: c.JobID,
 		ConsentID: c.ConsentID, Requester: c.Requester, DatasetDigest: c.DatasetDigest,
 		Algorithm: c.Algorithm, OutputSHA256: c.OutputSHA256, LogIndex: c.LogIndex, LeafHash: c.LeafHash,
+		Policy: c.Policy, DP: c.DP,
 	})
 }
 
@@ -86,6 +104,7 @@ func (c *ReceiptClaims) UnmarshalJSON(b []byte) error {
 		ID: w.ID, JobID: w.JobID, ConsentID: w.ConsentID, Requester: w.Requester, Vault: w.Vault,
 		DatasetDigest: w.DatasetDigest, Algorithm: w.Algorithm, OutputSHA256: w.OutputSHA256,
 		LogIndex: w.LogIndex, LeafHash: w.LeafHash, IssuedAt: time.Unix(w.IssuedAt, 0).UTC(),
+		Policy: w.Policy, DP: w.DP,
 	}
 	return nil
 }
@@ -130,7 +149,7 @@ func isSHA256Hex(s string) bool {
 // VerifyReceipt checks that the bundle's entry says at least what
 // ReceiptEntry says (it may say more).
 func ReceiptEntry(c ReceiptClaims) Entry {
-	return Entry{
+	e := Entry{
 		Type:    ResultReleased,
 		Time:    c.IssuedAt,
 		Subject: c.Requester,
@@ -143,6 +162,15 @@ func ReceiptEntry(c ReceiptClaims) Entry {
 			"output_sha256":  c.OutputSHA256,
 		},
 	}
+	if c.Policy != "" {
+		e.Fields["policy"] = c.Policy
+	}
+	if c.DP != nil {
+		f := func(x float64) string { return strconv.FormatFloat(x, 'g', -1, 64) }
+		e.Fields["dp_epsilon"], e.Fields["dp_delta"] = f(c.DP.Epsilon), f(c.DP.Delta)
+		e.Fields["budget_spent_epsilon"], e.Fields["budget_left_epsilon"] = f(c.DP.SpentEpsilon), f(c.DP.LeftEpsilon)
+	}
+	return e
 }
 
 // IssueReceipt signs c as a compact JWS (alg EdDSA, kid = s.KeyID(), typ

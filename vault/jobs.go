@@ -348,6 +348,9 @@ func (v *Vault) finishJob(ctx context.Context, c *Consent, job *Job, out *comput
 		IssuedAt: now.Truncate(time.Second),
 	}
 	err = v.write(ctx, func(tx *sql.Tx) error {
+		if err := v.receiptPolicy(ctx, tx, c, job, &rc); err != nil {
+			return err
+		}
 		// The receipt points at the release entry; the run before it and the
 		// claim after it are in the same append, under one checkpoint.
 		finished := ledger.Entry{Type: ledger.RunFinished, Time: now, Subject: job.Requester,
@@ -612,4 +615,23 @@ func shownState(state, release, reason string) (string, string) {
 		return JobWithheld, "withheld by the owner"
 	}
 	return state, reason
+}
+
+// receiptPolicy records in rc the policy the job ran under and, for a DP
+// job, its ε and δ and the dataset's budget spent and left.
+func (v *Vault) receiptPolicy(ctx context.Context, tx *sql.Tx, c *Consent, job *Job, rc *ledger.ReceiptClaims) error {
+	var dp ledger.ReceiptDP
+	if err := tx.QueryRowContext(ctx, `SELECT policy, dp_epsilon, dp_delta FROM jobs WHERE id = ?`, job.ID).Scan(&rc.Policy, &dp.Epsilon, &dp.Delta); err != nil {
+		return fmt.Errorf("job %s policy: %w", job.ID, err)
+	}
+	if rc.Policy != compute.PolicyDP {
+		return nil
+	}
+	priv, err := readPrivacy(ctx, tx, c.Dataset)
+	if err != nil {
+		return err
+	}
+	dp.SpentEpsilon, dp.LeftEpsilon = priv.SpentEpsilon, priv.LeftEpsilon
+	rc.DP = &dp
+	return nil
 }
