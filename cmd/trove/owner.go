@@ -46,7 +46,7 @@ cannot be opened. An existing vault is never overwritten.`,
 }
 
 func dataCmd(cfg *Config) *cobra.Command {
-	c := &cobra.Command{Use: "data", Short: "Import, list and remove datasets"}
+	c := &cobra.Command{Use: "data", Short: "Import, list and remove datasets; set their output policy and privacy budget"}
 	var types []string
 	imp := &cobra.Command{
 		Use:   "import NAME FILE.csv",
@@ -104,9 +104,14 @@ line and column of the problem.`,
 				return nil
 			}
 			w := tabwriter.NewWriter(cfg.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "NAME\tROWS\tCOLUMNS\tIMPORTED\tDIGEST")
+			fmt.Fprintln(w, "NAME\tROWS\tCOLUMNS\tIMPORTED\tPOLICY\tDP SPENT/BUDGET (ε)\tDP LEFT (ε)\tDIGEST")
 			for _, d := range ds {
-				fmt.Fprintf(w, "%s\t%d\t%d\t%s\t%s\n", d.Name, d.Rows, len(d.Schema), d.CreatedAt.Format(time.DateTime), d.Digest)
+				p, err := v.Privacy(cmd.Context(), d.Name)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(w, "%s\t%d\t%d\t%s\t%s\t%.3g/%g\t%.3g\t%s\n", d.Name, d.Rows, len(d.Schema), d.CreatedAt.Format(time.DateTime),
+					p.Minimum.Kind, p.SpentEpsilon, p.BudgetEpsilon, p.LeftEpsilon, d.Digest)
 			}
 			return w.Flush()
 		}),
@@ -123,7 +128,7 @@ line and column of the problem.`,
 			return nil
 		}),
 	}
-	c.AddCommand(imp, list, rm)
+	c.AddCommand(imp, list, rm, privacyCmd(cfg))
 	return c
 }
 
