@@ -15,8 +15,10 @@ type builtinFunc func(ctx context.Context, in Input) (json.RawMessage, error)
 // them.
 func builtins() map[string]builtinFunc {
 	return map[string]builtinFunc{
-		StatsID:     runStats,
-		HistogramID: runHistogram,
+		StatsID:       runStats,
+		HistogramID:   runHistogram,
+		LinRegID:      runLinReg,
+		LogRegTrainID: runLogRegTrain,
 	}
 }
 

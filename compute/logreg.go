@@ -1,0 +1,332 @@
+package compute
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"strconv"
+
+	"gonum.org/v1/gonum/optimize"
+
+	"github.com/trove-project/trove/dataset"
+)
+
+// LogRegTrainID is the id of the built-in local training step of logistic
+// regression, for federated training: given the global weights, it trains
+// E local epochs over the vault's rows and returns the weight update (local
+// minus global) and the number of samples.
+//
+// Params:
+//
+//	{"target": "diagnosis",    // required: a categorical column, or an integer one with labels 0..classes-1
+//	 "classes": 2,             // for an integer target: the number of classes (2..100)
+//	 "features": ["a", "b"],   // numeric columns; default every numeric column but the target
+//	 "weights": [..],          // the global weights; default zeros (length: see below)
+//	 "epochs": 1,              // 1..100
+//	 "optimizer": "sgd",       // "sgd" (mini-batch) or "lbfgs" (full batch, one major iteration per epoch)
+//	 "learning_rate": 0.1,     // sgd only, (0, 10]
+//	 "batch_size": 32,         // sgd only, 1..65536
+//	 "l2": 0,                  // L2 penalty, [0, 1e3]
+//	 "clip": 1}                // under the dp policy: the L2 norm each update is clipped to, (0, 1e6]
+//
+// With 2 classes the model is binary (sigmoid): one row of weights. With K
+// > 2 it is multinomial (softmax): K rows. Each row holds one weight per
+// feature then the intercept, rows one after the other. Rows with a
+// missing feature or label are left out. SGD shuffles rows with a source
+// seeded from the job id, so a run can be replayed.
+//
+//	{"algorithm":"builtin:logreg-train@1","classes":["B","M"],"features":[..],
+//	 "update":[..],"samples":N,"loss":..}
+//
+// Under the dp policy the update is clipped to norm clip and Gaussian noise
+// of σ = clip/√(2ρ) is added to each weight (ρ: half the job's budget),
+// and the sample count gets noise from the other half; the policy needs δ >
+// 0.
+const LogRegTrainID = "builtin:logreg-train@1"
+
+type logregParams struct {
+	Target       string    `json:"target"`
+	Classes      int       `json:"classes"`
+	Features     []string  `json:"features"`
+	Weights      []float64 `json:"weights"`
+	Epochs       int       `json:"epochs"`
+	Optimizer    string    `json:"optimizer"`
+	LearningRate float64   `json:"learning_rate"`
+	BatchSize    int       `json:"batch_size"`
+	L2           float64   `json:"l2"`
+	Clip         float64   `json:"clip"`
+}
+
+// logregData is the training set: x row-major with d features, labels in
+// 0..k-1.
+type logregData struct {
+	x      []float64
+	y      []int
+	d, k   int
+	rows   int // model rows: 1 when binary, k otherwise
+	labels []string
+	names  []string
+}
+
+func parseLogReg(in Input) (logregParams, *logregData, error) {
+	p := logregParams{Epochs: 1, Optimizer: "sgd", LearningRate: 0.1, BatchSize: 32}
+	if err := decodeParams(in.Params, &p); err != nil {
+		return p, nil, err
+	}
+	switch {
+	case p.Epochs < 1 || p.Epochs > 100:
+		return p, nil, fmt.Errorf("%w: epochs %d is not in 1..100", ErrBadParams, p.Epochs)
+	case p.Optimizer != "sgd" && p.Optimizer != "lbfgs":
+		return p, nil, fmt.Errorf("%w: optimizer %q is not sgd or lbfgs", ErrBadParams, p.Optimizer)
+	case !(p.LearningRate > 0 && p.LearningRate <= 10):
+		return p, nil, fmt.Errorf("%w: learning_rate %g is not in (0, 10]", ErrBadParams, p.LearningRate)
+	case p.BatchSize < 1 || p.BatchSize > 65536:
+		return p, nil, fmt.Errorf("%w: batch_size %d is not in 1..65536", ErrBadParams, p.BatchSize)
+	case !(p.L2 >= 0 && p.L2 <= 1e3):
+		return p, nil, fmt.Errorf("%w: l2 %g is not in [0, 1000]", ErrBadParams, p.L2)
+	case !(p.Clip >= 0 && p.Clip <= 1e6):
+		return p, nil, fmt.Errorf("%w: clip %g is not in (0, 1e6]", ErrBadParams, p.Clip)
+	}
+	t := in.Table
+	if err := t.Validate(); err != nil {
+		return p, nil, fmt.Errorf("%w: %w", ErrBadInput, err)
+	}
+	tc, fc, err := featureColumns(t, p.Target, p.Features, true)
+	if err != nil {
+		return p, nil, err
+	}
+	data := &logregData{d: len(fc)}
+	for _, c := range fc {
+		data.names = append(data.names, c.Name)
+	}
+	if tc.Kind == dataset.Categorical {
+		if p.Classes != 0 {
+			return p, nil, fmt.Errorf("%w: classes is for an integer target; %q is categorical", ErrBadParams, tc.Name)
+		}
+		data.k, data.labels = len(tc.Levels), tc.Levels
+	} else {
+		if p.Classes < 2 || p.Classes > 100 {
+			return p, nil, fmt.Errorf("%w: classes %d is not in 2..100", ErrBadParams, p.Classes)
+		}
+		data.k = p.Classes
+		for i := range p.Classes {
+			data.labels = append(data.labels, strconv.Itoa(i))
+		}
+	}
+	if data.k < 2 || data.k > 100 {
+		return p, nil, fmt.Errorf("%w: the target has %d classes, want 2..100", ErrBadParams, data.k)
+	}
+	data.rows = data.k
+	if data.k == 2 {
+		data.rows = 1
+	}
+	m := data.rows * (data.d + 1)
+	if p.Weights == nil {
+		p.Weights = make([]float64, m)
+	}
+	if len(p.Weights) != m {
+		return p, nil, fmt.Errorf("%w: %d weights, want %d (%d rows of %d features + intercept)", ErrBadParams, len(p.Weights), m, data.rows, data.d)
+	}
+	for _, w := range p.Weights {
+		if math.IsNaN(w) || math.IsInf(w, 0) || math.Abs(w) > 1e6 {
+			return p, nil, fmt.Errorf("%w: a weight is not finite or over 1e6 in magnitude", ErrBadParams)
+		}
+	}
+	for i := range t.Rows {
+		var label int
+		if tc.Kind == dataset.Categorical {
+			label = int(tc.Codes[i])
+		} else {
+			v := tc.Ints[i]
+			if v < 0 || v >= int64(data.k) {
+				continue
+			}
+			label = int(v)
+		}
+		start := len(data.x)
+		ok := true
+		for _, c := range fc {
+			v := c.Float64(i)
+			ok = ok && !math.IsNaN(v)
+			data.x = append(data.x, v)
+		}
+		if !ok {
+			data.x = data.x[:start]
+			continue
+		}
+		data.y = append(data.y, label)
+	}
+	if len(data.y) == 0 {
+		return p, nil, fmt.Errorf("%w: no complete rows", ErrBadParams)
+	}
+	return p, data, nil
+}
+
+// probs writes into out the class probabilities of row i under w.
+func (data *logregData) probs(w []float64, i int, out []float64) {
+	x := data.x[i*data.d : (i+1)*data.d]
+	stride := data.d + 1
+	if data.rows == 1 {
+		z := w[data.d]
+		for j, v := range x {
+			z += w[j] * v
+		}
+		p1 := 1 / (1 + math.Exp(-z))
+		out[0], out[1] = 1-p1, p1
+		return
+	}
+	hi := math.Inf(-1)
+	for c := range data.k {
+		r := w[c*stride : (c+1)*stride]
+		z := r[data.d]
+		for j, v := range x {
+			z += r[j] * v
+		}
+		out[c] = z
+		hi = max(hi, z)
+	}
+	var sum float64
+	for c := range data.k {
+		out[c] = math.Exp(out[c] - hi)
+		sum += out[c]
+	}
+	for c := range data.k {
+		out[c] /= sum
+	}
+}
+
+// lossGrad returns the mean cross-entropy plus l2/2·|w|² over rows idx and
+// adds its gradient to grad (when not nil).
+func (data *logregData) lossGrad(w []float64, idx []int, l2 float64, grad []float64) float64 {
+	p := make([]float64, data.k)
+	stride := data.d + 1
+	var loss float64
+	inv := 1 / float64(len(idx))
+	for _, i := range idx {
+		data.probs(w, i, p)
+		y := data.y[i]
+		loss -= math.Log(max(p[y], 1e-300))
+		if grad == nil {
+			continue
+		}
+		x := data.x[i*data.d : (i+1)*data.d]
+		for r := range data.rows {
+			// Binary: the one row is class 1. Multinomial: row r is class r.
+			c := r
+			if data.rows == 1 {
+				c = 1
+			}
+			e := p[c]
+			if y == c {
+				e--
+			}
+			g := grad[r*stride : (r+1)*stride]
+			for j, v := range x {
+				g[j] += e * v * inv
+			}
+			g[data.d] += e * inv
+		}
+	}
+	loss *= inv
+	for j, v := range w {
+		loss += l2 / 2 * v * v
+		if grad != nil {
+			grad[j] += l2 * v
+		}
+	}
+	return loss
+}
+
+func runLogRegTrain(ctx context.Context, in Input) (json.RawMessage, error) {
+	return logregTrain(ctx, in, nil)
+}
+
+func logregTrain(ctx context.Context, in Input, dp *dpTraining) (json.RawMessage, error) {
+	p, data, err := parseLogReg(in)
+	if err != nil {
+		return nil, err
+	}
+	n := len(data.y)
+	all := make([]int, n)
+	for i := range all {
+		all[i] = i
+	}
+	w := append([]float64(nil), p.Weights...)
+	switch p.Optimizer {
+	case "sgd":
+		seed := sha256.Sum256([]byte("logreg-train " + in.JobID))
+		rng := rand.New(rand.NewChaCha8(seed))
+		grad := make([]float64, len(w))
+		for range p.Epochs {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			rng.Shuffle(n, func(i, j int) { all[i], all[j] = all[j], all[i] })
+			for lo := 0; lo < n; lo += p.BatchSize {
+				clear(grad)
+				data.lossGrad(w, all[lo:min(lo+p.BatchSize, n)], p.L2, grad)
+				for j := range w {
+					w[j] -= p.LearningRate * grad[j]
+				}
+			}
+		}
+	case "lbfgs":
+		problem := optimize.Problem{
+			Func: func(x []float64) float64 { return data.lossGrad(x, all, p.L2, nil) },
+			Grad: func(g, x []float64) {
+				clear(g)
+				data.lossGrad(x, all, p.L2, g)
+			},
+		}
+		r, err := optimize.Minimize(problem, w, &optimize.Settings{MajorIterations: p.Epochs}, &optimize.LBFGS{})
+		if err != nil && r == nil {
+			return nil, fmt.Errorf("lbfgs: %w", err)
+		}
+		copy(w, r.X)
+	}
+	update := make([]float64, len(w))
+	for j := range w {
+		update[j] = w[j] - p.Weights[j]
+	}
+	res := struct {
+		Algorithm string   `json:"algorithm"`
+		Classes   []string `json:"classes"`
+		Features  []string `json:"features"`
+		Update    []number `json:"update"`
+		Samples   number   `json:"samples"`
+		Loss      *number  `json:"loss,omitempty"`
+		DP        *dpInfo  `json:"dp,omitempty"`
+		Clip      float64  `json:"clip,omitempty"`
+	}{Algorithm: LogRegTrainID, Classes: data.labels, Features: data.names, Samples: number(n)}
+	if dp == nil {
+		res.Loss = num(data.lossGrad(w, all, p.L2, nil))
+	} else {
+		if !(p.Clip > 0) {
+			return nil, fmt.Errorf("%w: clip must be set, in (0, 1e6], under the dp policy", ErrBadParams)
+		}
+		var norm float64
+		for _, u := range update {
+			norm += u * u
+		}
+		scale := min(1, p.Clip/math.Sqrt(norm))
+		for j := range update {
+			update[j] = dp.noise.Add(update[j]*scale, p.Clip)
+		}
+		res.Samples = number(dp.noise.Add(float64(n), 1))
+		res.DP, res.Clip = &dp.info, p.Clip
+	}
+	res.Update = make([]number, len(update))
+	for j, u := range update {
+		res.Update[j] = number(u)
+	}
+	return json.Marshal(res)
+}
+
+// dpTraining is the noise of a DP training step.
+type dpTraining struct {
+	noise *Noise
+	info  dpInfo
+}
