@@ -140,7 +140,9 @@ func TestLogRegTrainDP(t *testing.T) {
 	}
 	var res struct {
 		Update []float64
-		DP     struct{ RowsScale float64 `json:"rows_scale"` }
+		DP     struct {
+			RowsScale float64 `json:"rows_scale"`
+		}
 	}
 	if err := json.Unmarshal(out.Result, &res); err != nil {
 		t.Fatal(err)
