@@ -303,3 +303,51 @@ func TestRunTrapAndHugeModule(t *testing.T) {
 		t.Fatalf("trapping module with a custom section: %v, want ErrTrap", err)
 	}
 }
+
+// The histogram and logreg examples run in the sandbox and agree with the
+// built-ins on the same data.
+func TestRunHistogramAndLogRegExamples(t *testing.T) {
+	s := newTestSandbox(t, nil)
+	tab := regressionTable(300)
+	out, err := s.Run(context.Background(), examples.Histogram(), Input{JobID: "j", Table: tab, Params: json.RawMessage(`{"bins":5}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var h struct {
+		Rows    int
+		Columns []struct {
+			Name   string
+			Counts []int
+			Levels map[string]int
+		}
+	}
+	if err := json.Unmarshal(out.Result, &h); err != nil {
+		t.Fatal(err)
+	}
+	if h.Rows != 300 || len(h.Columns) != 5 || len(h.Columns[0].Counts) != 5 || h.Columns[3].Levels["yes"]+h.Columns[3].Levels["no"] != 300 {
+		t.Fatalf("histogram %s", out.Result)
+	}
+	total := 0
+	for _, n := range h.Columns[0].Counts {
+		total += n
+	}
+	if total != 300 {
+		t.Fatalf("histogram of a counts %d values", total)
+	}
+	out, err = s.Run(context.Background(), examples.LogReg(), Input{JobID: "j", Table: tab,
+		Params: json.RawMessage(`{"target":"pos","features":["a","b"],"epochs":20}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lr struct {
+		Update  []float64
+		Samples int
+		Loss    float64
+	}
+	if err := json.Unmarshal(out.Result, &lr); err != nil {
+		t.Fatal(err)
+	}
+	if lr.Samples != 300 || len(lr.Update) != 3 || lr.Loss > 0.3 || !(lr.Update[0] > 0 && lr.Update[1] < 0) {
+		t.Fatalf("logreg %s", out.Result)
+	}
+}

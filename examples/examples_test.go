@@ -15,7 +15,7 @@ import (
 // generate does and compares it with the committed module, so that a
 // requester who pins a module's hash pins its source.
 func TestCommittedModulesMatchSource(t *testing.T) {
-	for name, committed := range map[string][]byte{"colstats": ColStats()} {
+	for name, committed := range map[string][]byte{"colstats": ColStats(), "histogram": Histogram(), "logreg": LogReg()} {
 		t.Run(name, func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), name+".wasm")
 			cmd := exec.Command("go", "build", "-trimpath", "-buildvcs=false", "-ldflags=-s -w -buildid=", "-o", out, "./"+name)
