@@ -262,32 +262,6 @@ func benchTable() *dataset.Table {
 	return t
 }
 
-func BenchmarkFrameEncode(b *testing.B) {
-	tab := benchTable()
-	b.ReportAllocs()
-	b.SetBytes(8 * 8 * 1_000_000)
-	for b.Loop() {
-		if _, err := EncodeFrame(tab, nil); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
-// BenchmarkFrameCopyBaseline is what EncodeFrame cannot beat: allocate a
-// buffer of the same size and copy the columns into it.
-func BenchmarkFrameCopyBaseline(b *testing.B) {
-	tab := benchTable()
-	b.ReportAllocs()
-	b.SetBytes(8 * 8 * 1_000_000)
-	for b.Loop() {
-		dst := make([]byte, 8*8*1_000_000)
-		off := 0
-		for i := range tab.Columns {
-			off += copy(dst[off:], asBytes(tab.Columns[i].Floats))
-		}
-	}
-}
-
 func compact(t *testing.T, raw json.RawMessage) []byte {
 	if raw == nil {
 		return nil

@@ -17,6 +17,7 @@ import (
 var testModules = map[string]func() ([]byte, error){
 	"noop":    sync.OnceValues(func() ([]byte, error) { return buildTestModule("noop") }),
 	"hostile": sync.OnceValues(func() ([]byte, error) { return buildTestModule("hostile") }),
+	"colmean": sync.OnceValues(func() ([]byte, error) { return buildTestModule("colmean") }),
 }
 
 func buildTestModule(name string) ([]byte, error) {

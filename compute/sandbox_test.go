@@ -235,23 +235,6 @@ func TestRunErrorsHoldNoData(t *testing.T) {
 	}
 }
 
-func BenchmarkJobNoop(b *testing.B) {
-	s := newTestSandbox(b, nil)
-	module := testModule(b, "noop")
-	in := Input{JobID: "bench", Table: &dataset.Table{}}
-	ctx := context.Background()
-	if _, err := s.Run(ctx, module, in); err != nil { // compile outside the timer
-		b.Fatal(err)
-	}
-	b.ReportAllocs()
-	b.ResetTimer()
-	for b.Loop() {
-		if _, err := s.Run(ctx, module, in); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
 // Jobs run side by side in one sandbox, each with its own output, even
 // while one of them floods.
 func TestRunConcurrent(t *testing.T) {
