@@ -165,3 +165,39 @@ func TestLogRegTrainDP(t *testing.T) {
 		t.Fatalf("dp training with δ 0: %v", err)
 	}
 }
+
+// FuzzBuiltinParams feeds arbitrary params to every built-in, plain and
+// under dp: each either succeeds with one JSON document or fails with a
+// precise error, and never panics.
+func FuzzBuiltinParams(f *testing.F) {
+	for _, seed := range []string{``, `null`, `{}`, `{"bins":3}`, `{"target":"y"}`, `{"target":"pos","epochs":2,"optimizer":"lbfgs"}`,
+		`{"target":"tri","classes":3,"weights":[1,2,3]}`, `{"bounds":{"a":[0,1]}}`, `{"target":"pos","clip":1}`, `[1,2]`, `{"bins":1e9}`} {
+		f.Add([]byte(seed))
+	}
+	tab := regressionTable(40)
+	f.Fuzz(func(t *testing.T, params []byte) {
+		in := Input{JobID: "fuzz", Table: tab, Params: params}
+		for _, id := range Builtins() {
+			if id == StatsID && len(params) > 0 {
+				continue // stats takes no params
+			}
+			out, err := RunBuiltin(context.Background(), id, in)
+			if err == nil && !json.Valid(out.Result) {
+				t.Fatalf("%s: invalid JSON %q", id, out.Result)
+			}
+			if err != nil && !errors.Is(err, ErrBadParams) && !errors.Is(err, ErrBadInput) {
+				t.Fatalf("%s: %v", id, err)
+			}
+			if !HasDP(id) {
+				continue
+			}
+			out, err = RunBuiltinDP(context.Background(), id, in, OutputPolicy{Kind: PolicyDP, Epsilon: 1, Delta: 1e-6}, rand.New(rand.NewPCG(1, 2)))
+			if err == nil && !json.Valid(out.Result) {
+				t.Fatalf("%s under dp: invalid JSON %q", id, out.Result)
+			}
+			if err != nil && !errors.Is(err, ErrBadParams) && !errors.Is(err, ErrBadInput) {
+				t.Fatalf("%s under dp: %v", id, err)
+			}
+		}
+	})
+}

@@ -253,6 +253,13 @@ func (v *Vault) execute(ctx context.Context, c *Consent, jr JobRequest, jobID st
 		return nil, err
 	}
 	in := compute.Input{JobID: jobID, Table: t, Params: jr.Params}
+	if compute.IsBuiltin(c.Algorithm) {
+		// Built-ins check ctx between passes: the sandbox's deadline bounds
+		// them too.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, v.cfg.Compute.Timeout)
+		defer cancel()
+	}
 	if pol.Kind == compute.PolicyDP {
 		rng, err := v.dpRand()
 		if err != nil {
