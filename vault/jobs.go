@@ -308,7 +308,7 @@ func (v *Vault) failJob(ctx context.Context, job *Job, out *compute.Output, runE
 // module printed.
 func jobFailureReason(err error) string {
 	switch {
-	case errors.Is(err, compute.ErrTimeout):
+	case errors.Is(err, compute.ErrTimeout), errors.Is(err, context.DeadlineExceeded):
 		return "timeout"
 	case errors.Is(err, compute.ErrOutputTooLarge):
 		return "output_too_large"
