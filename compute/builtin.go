@@ -24,7 +24,7 @@ func builtins() map[string]builtinFunc {
 
 // Builtins returns the ids of the built-in algorithms, sorted.
 func Builtins() []string {
-	ids := make([]string, 0, 1)
+	ids := make([]string, 0, len(builtins()))
 	for id := range builtins() {
 		ids = append(ids, id)
 	}

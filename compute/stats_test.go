@@ -14,7 +14,7 @@ import (
 )
 
 func TestBuiltinRegistry(t *testing.T) {
-	if got := Builtins(); !slices.Equal(got, []string{"builtin:stats@1"}) {
+	if got := Builtins(); !slices.Equal(got, []string{"builtin:histogram@1", "builtin:linreg@1", "builtin:logreg-train@1", "builtin:stats@1"}) {
 		t.Errorf("Builtins() = %v", got)
 	}
 	if !IsBuiltin("builtin:stats@1") || IsBuiltin("builtin:stats@2") || IsBuiltin("") {
