@@ -59,6 +59,7 @@ func TestHostileModulesEndWithAClearStatus(t *testing.T) {
 		{"exit", "module_exit"},
 		{"panic", "module_exit"},
 		{"garbage", "bad_output"},
+		{"trap", "trap"},
 	} {
 		t.Run(tc.mode, func(t *testing.T) {
 			job := w.runModule(module, 10+i, `{"mode":"`+tc.mode+`"}`)
@@ -103,7 +104,7 @@ func TestHostileModulesEndWithAClearStatus(t *testing.T) {
 			t.Errorf("the module saw an environment: %v", got["environ"])
 		}
 	})
-	t.Run("trap", func(t *testing.T) {
+	t.Run("hand-assembled trap", func(t *testing.T) {
 		if job := w.runModule(wasmtest.Trap(), 32, ``); job.State != vault.JobFailed || job.Reason != "trap" {
 			t.Fatalf("job %s (%s), want failed (trap)", job.State, job.Reason)
 		}

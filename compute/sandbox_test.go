@@ -105,6 +105,11 @@ func TestRunHostile(t *testing.T) {
 			t.Errorf("stderr = %q, want the panic message", out.Stderr)
 		}
 	})
+	t.Run("trap", func(t *testing.T) {
+		if _, err := hostileRun(t, s, "j", "trap"); !errors.Is(err, ErrTrap) {
+			t.Fatalf("err = %v, want ErrTrap", err)
+		}
+	})
 	t.Run("two JSON documents", func(t *testing.T) {
 		if _, err := hostileRun(t, s, "j", "garbage"); !errors.Is(err, ErrBadOutput) {
 			t.Fatalf("err = %v, want ErrBadOutput", err)

@@ -8,6 +8,7 @@
 //	bomb    allocate 1 GiB at once
 //	escape  try to read a file, open a socket, read the environment, the
 //	        arguments, the clock and randomness, and report what it got
+//	trap    read memory far past the end of linear memory: a WebAssembly trap
 //	exit    exit with code 3
 //	panic   panic (the Go runtime exits with code 2)
 //	garbage write something that is not JSON
@@ -21,6 +22,7 @@ import (
 	"net"
 	"os"
 	"time"
+	"unsafe"
 
 	"github.com/trove-project/trove/guest"
 )
@@ -67,6 +69,11 @@ func main() {
 		guest.WriteResult(map[string]int{"got": len(b)})
 	case "escape":
 		escape()
+	case "trap":
+		// Not nil, so Go's nil check passes; past the 4 GiB the module can
+		// address at most, so the load traps.
+		p := (*byte)(unsafe.Pointer(uintptr(0xFFFF_FFF0)))
+		os.Stdout.Write([]byte{*p})
 	case "exit":
 		os.Stderr.WriteString("giving up\n")
 		os.Exit(3)
