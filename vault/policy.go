@@ -126,7 +126,9 @@ func readPrivacy(ctx context.Context, q queryer, name string) (*Privacy, error) 
 }
 
 // consentPolicy is the output policy the consent's credential grants.
-// Credentials that name none grant release.
+// Credentials that name none grant release. Once credentials carry an
+// output policy (issue 3: consent.OutputPolicy{Policy, Epsilon, Delta}),
+// this maps it: compute.OutputPolicy{Kind: Policy, Epsilon, Delta}.
 func consentPolicy(_ *Consent) compute.OutputPolicy {
 	return compute.OutputPolicy{Kind: compute.PolicyRelease}
 }
