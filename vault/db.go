@@ -21,16 +21,16 @@ var migrationFS embed.FS
 // that stored times sort as text.
 const timeFormat = "2006-01-02T15:04:05.000000000Z"
 
-// openDB opens (creating if asked) the SQLite database at path with the
+// openDB opens (creating if asked) through driver the SQLite database at path with the
 // pragmas the vault relies on, and brings its schema up to date.
-func openDB(ctx context.Context, path string, busyTimeout time.Duration) (*sql.DB, error) {
+func openDB(ctx context.Context, driver, path string, busyTimeout time.Duration) (*sql.DB, error) {
 	q := url.Values{}
 	q.Set("_journal_mode", "WAL")
 	q.Set("_foreign_keys", "on")
 	q.Set("_busy_timeout", strconv.FormatInt(busyTimeout.Milliseconds(), 10))
 	q.Set("_synchronous", "FULL")
 	q.Set("_txlock", "immediate")
-	db, err := sql.Open("sqlite3", "file:"+path+"?"+q.Encode())
+	db, err := sql.Open(driver, "file:"+path+"?"+q.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}

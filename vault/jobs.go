@@ -287,7 +287,7 @@ func (v *Vault) failJob(ctx context.Context, job *Job, out *compute.Output, runE
 	if out != nil {
 		stderr = out.Stderr
 	}
-	err := v.write(ctx, func(tx *sql.Tx) error {
+	err := v.writeWait(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `UPDATE jobs SET state = 'failed', reason = ?, stderr = ?, finished_at = ? WHERE id = ?`, reason, stderr, formatTime(now), job.ID); err != nil {
 			return err
 		}
@@ -328,6 +328,8 @@ func jobFailureReason(err error) string {
 		return "policy"
 	case errors.Is(err, context.Canceled):
 		return "canceled"
+	case trove.ErrorCode(err) == trove.EUNAVAILABLE:
+		return "log_append_failed"
 	}
 	return "error"
 }
@@ -354,7 +356,7 @@ func (v *Vault) finishJob(ctx context.Context, c *Consent, job *Job, out *comput
 		DatasetDigest: c.DatasetDigest, Algorithm: c.Algorithm, OutputSHA256: outHash,
 		IssuedAt: now.Truncate(time.Second),
 	}
-	err = v.write(ctx, func(tx *sql.Tx) error {
+	err = v.writeWait(ctx, func(tx *sql.Tx) error {
 		if err := v.receiptPolicy(ctx, tx, c, job, &rc); err != nil {
 			return err
 		}
@@ -406,7 +408,12 @@ func (v *Vault) finishJob(ctx context.Context, c *Consent, job *Job, out *comput
 	})
 	if err != nil {
 		// The result is discarded: without a durable receipt nothing leaves.
+		// The job is marked failed if storage lets us; if not, it stays
+		// "running", with no output, receipt or claim.
 		v.cfg.Logger.Error("job result withheld: log append failed", "job", job.ID, "err", err)
+		if _, ferr := v.failJob(ctx, job, nil, err); ferr != nil {
+			v.cfg.Logger.Error("cannot mark job failed", "job", job.ID, "err", ferr)
+		}
 		return nil, err
 	}
 	job.State, job.Reason, job.Result, job.OutputSHA256, job.Receipt, job.Claim = JobSucceeded, "", out.Result, outHash, bundle, &claim

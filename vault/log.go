@@ -11,24 +11,6 @@ import (
 	"github.com/trove-project/trove/ledger"
 )
 
-// write runs fn in one write transaction (BEGIN IMMEDIATE, so the log's
-// state read inside it cannot change underneath). A failure of fn or of the
-// commit rolls everything back.
-func (v *Vault) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := v.db.BeginTx(ctx, nil)
-	if err != nil {
-		return unavailable(err)
-	}
-	defer tx.Rollback()
-	if err := fn(tx); err != nil {
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return unavailable(err)
-	}
-	return nil
-}
-
 // unavailable marks a storage failure: the vault fails closed.
 func unavailable(err error) error {
 	return &trove.Error{Code: trove.EUNAVAILABLE, Reason: "storage", Message: "the vault cannot write its log or database right now", Err: err}

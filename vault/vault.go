@@ -38,6 +38,9 @@ type Config struct {
 	Now            func() time.Time
 	Rand           io.Reader
 	Logger         *slog.Logger
+	WriteQueue     int    // writes waiting for the writer before ETOOMANY; default 1,024
+	MaxBatch       int    // writes committed together at most; default 256
+	SQLDriver      string // database/sql driver name; default "sqlite3" (tests register a go-sqlite3 driver with hooks to inject storage failures)
 }
 
 func (c Config) withDefaults() Config {
@@ -65,6 +68,15 @@ func (c Config) withDefaults() Config {
 	if c.Rand == nil {
 		c.Rand = rand.Reader
 	}
+	if c.WriteQueue == 0 {
+		c.WriteQueue = 1024
+	}
+	if c.MaxBatch == 0 {
+		c.MaxBatch = 256
+	}
+	if c.SQLDriver == "" {
+		c.SQLDriver = "sqlite3"
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -77,7 +89,8 @@ type Vault struct {
 	db  *sql.DB
 	key *did.Key
 
-	queue *compute.Queue // bounds the jobs that run or wait at once
+	queue   *compute.Queue // bounds the jobs that run or wait at once
+	commits *committer     // the writer goroutine: every write goes through it
 
 	sandboxOnce sync.Once
 	sandbox     *compute.Sandbox
@@ -91,7 +104,9 @@ func newVault(cfg Config, db *sql.DB, key *did.Key) (*Vault, error) {
 		db.Close()
 		return nil, err
 	}
-	return &Vault{cfg: cfg, db: db, key: key, queue: q}, nil
+	v := &Vault{cfg: cfg, db: db, key: key, queue: q}
+	v.startCommitter()
+	return v, nil
 }
 
 // Exists reports whether home already holds a vault.
@@ -132,7 +147,7 @@ func Create(ctx context.Context, cfg Config, passphrase []byte) (*Vault, error) 
 	if err := safefile.Write(filepath.Join(cfg.Home, KeyFile), sealed, 0o600); err != nil {
 		return nil, fmt.Errorf("write owner key: %w", err)
 	}
-	db, err := openDB(ctx, filepath.Join(cfg.Home, DatabaseFile), cfg.BusyTimeout)
+	db, err := openDB(ctx, cfg.SQLDriver, filepath.Join(cfg.Home, DatabaseFile), cfg.BusyTimeout)
 	if err != nil {
 		return nil, err
 	}
@@ -159,7 +174,7 @@ func Open(ctx context.Context, cfg Config, passphrase []byte) (*Vault, error) {
 	} else if err != nil {
 		return nil, err
 	}
-	db, err := openDB(ctx, filepath.Join(cfg.Home, DatabaseFile), cfg.BusyTimeout)
+	db, err := openDB(ctx, cfg.SQLDriver, filepath.Join(cfg.Home, DatabaseFile), cfg.BusyTimeout)
 	if err != nil {
 		return nil, err
 	}
@@ -175,8 +190,10 @@ func Open(ctx context.Context, cfg Config, passphrase []byte) (*Vault, error) {
 	return newVault(cfg, db, key)
 }
 
-// Close releases the database and the sandbox.
+// Close finishes the queued writes and releases the database and the
+// sandbox.
 func (v *Vault) Close() error {
+	v.stopCommitter()
 	var errs []error
 	if v.sandbox != nil {
 		errs = append(errs, v.sandbox.Close(context.Background()))
