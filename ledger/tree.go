@@ -62,6 +62,18 @@ func RestoreTree(size uint64, hashes [][]byte) (*Tree, error) {
 
 // Append adds a leaf hash to the tree and returns its index.
 func (t *Tree) Append(leafHash []byte) (index uint64, err error) {
+	return t.AppendVisit(leafHash, nil)
+}
+
+// NodeVisitor is told of each node of the tree an append completes: the
+// leaf itself (level 0) and every perfect subtree it closes, by level and
+// index within the level. Node (level, index) covers leaves
+// [index<<level, (index+1)<<level).
+type NodeVisitor func(level uint, index uint64, hash []byte)
+
+// AppendVisit is Append, telling visit (if not nil) of every node the
+// append completes, so that a store can keep them for proofs.
+func (t *Tree) AppendVisit(leafHash []byte, visit NodeVisitor) (index uint64, err error) {
 	if len(leafHash) != HashSize {
 		return 0, fmt.Errorf("append leaf: hash has %d bytes, want %d: %w", len(leafHash), HashSize, ErrMalformed)
 	}
@@ -69,7 +81,11 @@ func (t *Tree) Append(leafHash []byte) (index uint64, err error) {
 	if index == math.MaxUint64 {
 		return 0, fmt.Errorf("append leaf: tree is full: %w", ErrOutOfRange)
 	}
-	if err := t.rng.Append(bytes.Clone(leafHash), nil); err != nil {
+	var fn compact.VisitFn
+	if visit != nil {
+		fn = func(id compact.NodeID, hash []byte) { visit(id.Level, id.Index, bytes.Clone(hash)) }
+	}
+	if err := t.rng.Append(bytes.Clone(leafHash), fn); err != nil {
 		return 0, fmt.Errorf("append leaf %d: %w", index, err)
 	}
 	return index, nil

@@ -49,9 +49,18 @@ func (v *Vault) appendLog(ctx context.Context, tx *sql.Tx, entries ...ledger.Ent
 			return nil, fmt.Errorf("log entry %s: %w", e.Type, err)
 		}
 		lh := ledger.LeafHash(b)
-		idx, err := tree.Append(lh)
+		var nodeErr error
+		idx, err := tree.AppendVisit(lh, func(level uint, index uint64, hash []byte) {
+			if level == 0 || nodeErr != nil {
+				return // leaves are stored below, with their entries
+			}
+			_, nodeErr = tx.ExecContext(ctx, `INSERT INTO log_nodes (level, idx, hash) VALUES (?, ?, ?)`, level, index, hash)
+		})
 		if err != nil {
 			return nil, err
+		}
+		if nodeErr != nil {
+			return nil, unavailable(fmt.Errorf("store log node: %w", nodeErr))
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO log_entries (idx, leaf_hash, entry) VALUES (?, ?, ?)`, idx, lh, b); err != nil {
 			return nil, unavailable(fmt.Errorf("append log entry: %w", err))
@@ -97,6 +106,26 @@ type queryer interface {
 // leafReader serves leaf hashes to the ledger's proof builders, from the
 // database or from inside a transaction that has just appended.
 type leafReader struct{ q queryer }
+
+// NodeHash returns the stored hash of the perfect subtree at (level,
+// index): a leaf hash at level 0, an interior node above. Logs written
+// before interior nodes were stored lack them; the proof builder then
+// hashes the leaves.
+func (r leafReader) NodeHash(ctx context.Context, level uint, index uint64) ([]byte, bool, error) {
+	var h []byte
+	var err error
+	if level == 0 {
+		err = r.q.QueryRowContext(ctx, `SELECT leaf_hash FROM log_entries WHERE idx = ?`, index).Scan(&h)
+	} else {
+		err = r.q.QueryRowContext(ctx, `SELECT hash FROM log_nodes WHERE level = ? AND idx = ?`, level, index).Scan(&h)
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, false, nil
+	} else if err != nil {
+		return nil, false, err
+	}
+	return h, true, nil
+}
 
 // LeafHashes returns the leaf hashes of entries [start, end).
 func (r leafReader) LeafHashes(ctx context.Context, start, end uint64) ([][]byte, error) {
@@ -182,8 +211,8 @@ func (v *Vault) LogEntry(ctx context.Context, index uint64) ([]byte, error) {
 }
 
 // VerifyLog recomputes the tree from every stored entry and checks that
-// each stored checkpoint signs the root of its size and that the stored
-// tree state matches. It returns the number of entries checked.
+// each stored checkpoint signs the root of its size, that every stored
+// interior node matches, and that the stored tree state matches. It returns the number of entries checked.
 func (v *Vault) VerifyLog(ctx context.Context) (uint64, error) {
 	rows, err := v.db.QueryContext(ctx, `SELECT idx, leaf_hash, entry FROM log_entries ORDER BY idx`)
 	if err != nil {
@@ -204,8 +233,23 @@ func (v *Vault) VerifyLog(ctx context.Context) (uint64, error) {
 		if string(ledger.LeafHash(entry)) != string(lh) {
 			return 0, fmt.Errorf("log entry %d does not match its leaf hash", idx)
 		}
-		if _, err := tree.Append(lh); err != nil {
+		var nodeErr error
+		if _, err := tree.AppendVisit(lh, func(level uint, index uint64, hash []byte) {
+			if level == 0 || nodeErr != nil {
+				return
+			}
+			stored, ok, err := leafReader{v.db}.NodeHash(ctx, level, index)
+			switch {
+			case err != nil:
+				nodeErr = err
+			case ok && string(stored) != string(hash):
+				nodeErr = fmt.Errorf("stored log node %d/%d does not match the recomputed tree", level, index)
+			}
+		}); err != nil {
 			return 0, err
+		}
+		if nodeErr != nil {
+			return 0, nodeErr
 		}
 		root, err := tree.Root()
 		if err != nil {
