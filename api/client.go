@@ -159,6 +159,19 @@ func (c *Client) ConsistencyProof(ctx context.Context, from, to uint64) (*Proof,
 	return &p, c.do(ctx, http.MethodGet, fmt.Sprintf("/v1/log/proof/consistency?from=%d&to=%d", from, to), nil, &p)
 }
 
+// LogEntry returns the log entry at index as the vault logged it
+// (unverified: check its leaf hash against an inclusion proof).
+func (c *Client) LogEntry(ctx context.Context, index uint64) ([]byte, error) {
+	var b []byte
+	if err := c.do(ctx, http.MethodGet, fmt.Sprintf("/v1/log/entries/%d", index), nil, &b); err != nil {
+		return nil, err
+	}
+	if len(b) > ledger.MaxEntrySize {
+		return nil, trove.Errorf(trove.ETOOLARGE, "the log entry is over %d bytes", ledger.MaxEntrySize)
+	}
+	return b, nil
+}
+
 // Claim returns a compensation claim by id.
 func (c *Client) Claim(ctx context.Context, id string) (*ledger.Claim, error) {
 	var cl ledger.Claim

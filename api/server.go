@@ -33,6 +33,7 @@ type Vault interface {
 	Checkpoint(ctx context.Context) ([]byte, error)
 	InclusionProof(ctx context.Context, index, size uint64) ([][]byte, error)
 	ConsistencyProof(ctx context.Context, from, to uint64) ([][]byte, error)
+	LogEntry(ctx context.Context, index uint64) ([]byte, error)
 	Claim(ctx context.Context, id string) (*ledger.Claim, error)
 }
 
@@ -117,6 +118,7 @@ func (s *Server) routes() {
 	e.GET("/v1/log/checkpoint", s.checkpoint)
 	e.GET("/v1/log/proof/inclusion", s.inclusionProof)
 	e.GET("/v1/log/proof/consistency", s.consistencyProof)
+	e.GET("/v1/log/entries/:index", s.logEntry)
 	e.GET("/v1/claims/:id", s.getClaim)
 }
 
@@ -304,6 +306,20 @@ func (s *Server) consistencyProof(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, Proof{From: from, Size: to, Hashes: hashes})
+}
+
+// logEntry serves the entry at an index, exactly the bytes logged, so
+// that SHA-256(0x00 || body) is its leaf hash.
+func (s *Server) logEntry(c echo.Context) error {
+	index, err := strconv.ParseUint(c.Param("index"), 10, 63)
+	if err != nil {
+		return trove.Errorf(trove.EINVALID, "the entry index must be a non-negative integer")
+	}
+	b, err := s.Vault.LogEntry(c.Request().Context(), index)
+	if err != nil {
+		return err
+	}
+	return c.Blob(http.StatusOK, "application/json", b)
 }
 
 func (s *Server) getClaim(c echo.Context) error {

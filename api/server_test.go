@@ -58,6 +58,9 @@ func TestProblemsForBadRequests(t *testing.T) {
 		{"proof without size", "GET", "/v1/log/proof/inclusion?index=0", "", 400, "invalid"},
 		{"proof past the log", "GET", "/v1/log/proof/inclusion?index=0&size=99", "", 400, "invalid"},
 		{"negative index", "GET", "/v1/log/proof/inclusion?index=-1&size=1", "", 400, "invalid"},
+		{"entry index not a number", "GET", "/v1/log/entries/abc", "", 400, "invalid"},
+		{"entry index negative", "GET", "/v1/log/entries/-1", "", 400, "invalid"},
+		{"entry past the log", "GET", "/v1/log/entries/999999", "", 404, "not_found"},
 		{"consistency backwards", "GET", "/v1/log/proof/consistency?from=1&to=0", "", 400, "invalid"},
 	}
 	for _, tc := range cases {

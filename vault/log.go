@@ -291,3 +291,29 @@ func (v *Vault) VerifyLog(ctx context.Context) (uint64, error) {
 	}
 	return tree.Size(), nil
 }
+
+// EntryProof returns the entry at index with its inclusion proof in the
+// tree of the latest checkpoint, which it carries: verifiable offline
+// with ledger.VerifyEntryProof and the vault's DID.
+func (v *Vault) EntryProof(ctx context.Context, index uint64) (*ledger.EntryProof, error) {
+	note, err := v.Checkpoint(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cp, err := ledger.OpenCheckpoint(note, v.DID())
+	if err != nil {
+		return nil, fmt.Errorf("entry proof: own checkpoint: %w", err)
+	}
+	if index >= cp.Size {
+		return nil, trove.Errorf(trove.ENOTFOUND, "no log entry %d: the log holds %d", index, cp.Size)
+	}
+	entry, err := v.LogEntry(ctx, index)
+	if err != nil {
+		return nil, err
+	}
+	proof, err := ledger.InclusionProof(ctx, leafReader{v.db}, index, cp.Size)
+	if err != nil {
+		return nil, fmt.Errorf("entry proof: %w", err)
+	}
+	return &ledger.EntryProof{Index: index, Entry: entry, Checkpoint: string(note), InclusionProof: proof}, nil
+}

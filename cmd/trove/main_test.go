@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/http/cookiejar"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/trove-project/trove/api"
+	"github.com/trove-project/trove/ledger"
 	"github.com/trove-project/trove/vault"
 )
 
@@ -175,6 +177,53 @@ func TestRequesterFlow(t *testing.T) {
 	tampered := writeFile(t, "receipt.json", strings.Replace(string(b), `"checkpoint": "`, `"checkpoint": "x`, 1))
 	if _, _, code := run(t, cfg, "receipt", "verify", tampered, "--vault", v.DID()); code != exitForbidden {
 		t.Fatalf("tampered receipt: exit %d", code)
+	}
+	// A second run grows the log; the first receipt is then checked
+	// offline against the later checkpoint and a consistency proof.
+	mustRun(t, cfg, "request", "run", "--vault", srv.URL(), "--consent", consentID[1], "--out", t.TempDir())
+	client, err := api.NewClient(srv.URL(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	later, err := client.Checkpoint(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rcp, err := ledger.VerifyReceipt(b, v.DID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	lcp, err := ledger.OpenCheckpoint(later, v.DID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	proof, err := client.ConsistencyProof(context.Background(), rcp.Size, lcp.Size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pb, err := json.Marshal(proof)
+	if err != nil {
+		t.Fatal(err)
+	}
+	laterFile, proofFile := writeFile(t, "later.txt", string(later)), writeFile(t, "proof.json", string(pb))
+	if out := mustRun(t, cfg, "receipt", "verify", receipt, "--vault", v.DID(), "--checkpoint", laterFile, "--proof", proofFile); !strings.Contains(out, "not rewritten") {
+		t.Fatalf("receipt verify --checkpoint: %q", out)
+	}
+	proof.Hashes[0][0] ^= 1
+	pb, _ = json.Marshal(proof)
+	badProof := writeFile(t, "badproof.json", string(pb))
+	if _, _, code := run(t, cfg, "receipt", "verify", receipt, "--vault", v.DID(), "--checkpoint", laterFile, "--proof", badProof); code != exitForbidden {
+		t.Fatalf("receipt verify with a forged consistency proof: exit %d", code)
+	}
+	if _, _, code := run(t, cfg, "receipt", "verify", receipt, "--vault", v.DID(), "--checkpoint", laterFile); code == 0 {
+		t.Fatal("receipt verify --checkpoint without the needed proof passed")
+	}
+	out = mustRun(t, cfg, "log", "proof", "1")
+	if _, _, err := ledger.VerifyEntryProof([]byte(out), v.DID()); err != nil {
+		t.Fatalf("log proof 1 printed %q: %v", out, err)
+	}
+	if _, _, code := run(t, cfg, "log", "proof", "x"); code == 0 {
+		t.Fatal("log proof x passed")
 	}
 	if out := mustRun(t, cfg, "claims", "list"); !strings.Contains(out, "1.00 EUR") {
 		t.Fatalf("claims list: %q", out)

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/trove-project/trove"
 	"github.com/trove-project/trove/dataset"
+	"github.com/trove-project/trove/ledger"
 	"github.com/trove-project/trove/vault"
 )
 
@@ -291,7 +294,37 @@ func logCmd(cfg *Config) *cobra.Command {
 			return nil
 		}),
 	}
-	c.AddCommand(checkpoint, verify)
+	proof := &cobra.Command{
+		Use:   "proof INDEX",
+		Short: "Print a log entry with its inclusion proof in the latest signed checkpoint (JSON)",
+		Long: `Print the log entry at INDEX, the latest signed checkpoint and the Merkle
+proof that the entry is in that checkpoint's tree, as one JSON document:
+{"index", "entry" (base64 of the entry's exact bytes), "checkpoint" (the
+signed note), "inclusion_proof" (base64 hashes)}. Anyone holding the vault's
+DID can check it offline, with trove or with any RFC 6962 verifier.`,
+		Args: cobra.ExactArgs(1),
+		RunE: withVault(cfg, func(cmd *cobra.Command, args []string, v *vault.Vault) error {
+			index, err := strconv.ParseUint(args[0], 10, 63)
+			if err != nil {
+				return usageError("INDEX must be a non-negative integer")
+			}
+			p, err := v.EntryProof(cmd.Context(), index)
+			if err != nil {
+				return err
+			}
+			b, err := json.MarshalIndent(p, "", "  ")
+			if err != nil {
+				return err
+			}
+			// Check what is printed, as its reader will.
+			if _, _, err := ledger.VerifyEntryProof(b, v.DID()); err != nil {
+				return &trove.Error{Code: trove.EFORBIDDEN, Reason: "log_corrupt", Message: "the log's own proof does not verify", Err: err}
+			}
+			_, err = fmt.Fprintf(cfg.Stdout, "%s\n", b)
+			return err
+		}),
+	}
+	c.AddCommand(checkpoint, verify, proof)
 	return c
 }
 

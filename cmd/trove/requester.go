@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -248,15 +249,23 @@ func writeRun(dir, credential string, res *requester.Run) error {
 
 func receiptCmd(cfg *Config) *cobra.Command {
 	c := &cobra.Command{Use: "receipt", Short: "Verify receipts offline"}
-	var vaultDID string
-	c.AddCommand(&cobra.Command{
-		Use:   "verify FILE",
-		Short: "Verify a receipt.json offline: signature, log entry, checkpoint and inclusion proof",
+	var vaultDID, laterFile, proofFile string
+	verify := &cobra.Command{
+		Use:   "verify FILE [--checkpoint LATER.txt --proof CONSISTENCY.json]",
+		Short: "Verify a receipt.json offline: signature, log entry, checkpoint, inclusion proof and, given a later checkpoint, consistency",
 		Long: `Verify a receipt bundle offline, with nothing but the vault's DID: the
 vault's signature on the receipt, that the log entry says what the receipt
 says, the vault's signature on the checkpoint, and the Merkle proof that the
 entry is in the log. Without --vault, the DID the receipt names is used (that
-checks consistency, not who the vault is).`,
+checks consistency, not who the vault is).
+
+With --checkpoint LATER.txt (a signed checkpoint of the same vault, as
+GET /v1/log/checkpoint serves it) it also checks that the log has not been
+rewritten since the receipt: that LATER extends the receipt's checkpoint.
+When LATER is larger, --proof CONSISTENCY.json is the consistency proof
+from the receipt's checkpoint size to LATER's size, as
+GET /v1/log/proof/consistency?from=RECEIPT_SIZE&to=LATER_SIZE serves it.
+Both files can be fetched by anyone, at any time; the check is offline.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			b, err := readLimited(args[0], 1<<20)
@@ -275,9 +284,42 @@ checks consistency, not who the vault is).`,
 			}
 			fmt.Fprintf(cfg.Stdout, "Receipt %s verifies.\n  vault      %s\n  job        %s\n  consent    %s\n  requester  %s\n  dataset    %s\n  algorithm  %s\n  output     sha256 %s\n  log entry  %d, included in the signed checkpoint of size %d\n",
 				rc.ID, rc.Vault, rc.JobID, rc.ConsentID, rc.Requester, rc.DatasetDigest, rc.Algorithm, rc.OutputSHA256, rc.LogIndex, cp.Size)
+			if laterFile == "" {
+				if proofFile != "" {
+					return usageError("--proof needs --checkpoint")
+				}
+				return nil
+			}
+			later, err := readLimited(laterFile, ledger.MaxCheckpointSize)
+			if err != nil {
+				return err
+			}
+			var proof *ledger.Proof
+			if proofFile != "" {
+				b, err := readLimited(proofFile, ledger.MaxProofSize)
+				if err != nil {
+					return err
+				}
+				if proof, err = ledger.ParseProof(b); err != nil {
+					return usageError("%s: %v", proofFile, err)
+				}
+			}
+			lcp, err := ledger.VerifyExtends(cp, later, proof, did)
+			switch {
+			case errors.Is(err, ledger.ErrInconsistent):
+				return &trove.Error{Code: trove.EFORBIDDEN, Reason: "log_rewritten", Message: "the later checkpoint does not extend the receipt's: the log was rewritten", Err: err}
+			case errors.Is(err, ledger.ErrBadSignature) || errors.Is(err, ledger.ErrWrongVault):
+				return &trove.Error{Code: trove.EFORBIDDEN, Reason: "bad_checkpoint", Message: "the later checkpoint is not the vault's", Err: err}
+			case err != nil:
+				return usageError("%v", err)
+			}
+			fmt.Fprintf(cfg.Stdout, "  later      the signed checkpoint of size %d extends the receipt's: the log was not rewritten\n", lcp.Size)
 			return nil
 		},
-	})
+	}
+	verify.Flags().StringVar(&laterFile, "checkpoint", "", "a later signed checkpoint of the vault (file) to check consistency with")
+	verify.Flags().StringVar(&proofFile, "proof", "", "the consistency proof (file) from the receipt's checkpoint to --checkpoint")
+	c.AddCommand(verify)
 	c.PersistentFlags().StringVar(&vaultDID, "vault", "", "the vault's DID to verify against")
 	return c
 }
