@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"path/filepath"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/trove-project/trove"
 	"github.com/trove-project/trove/api"
 	"github.com/trove-project/trove/consent"
+	"github.com/trove-project/trove/ledger"
 	"github.com/trove-project/trove/requester"
 	"github.com/trove-project/trove/vault"
 )
@@ -102,5 +104,122 @@ func TestRewrittenLogIsDetected(t *testing.T) {
 	}
 	if _, err := v.VerifyLog(ctx); err == nil {
 		t.Fatal("trove log verify passed over a rewritten entry")
+	}
+}
+
+// A vault that forks its log — rewrites an old entry and re-signs a
+// consistent-looking tree, so that every new receipt and checkpoint
+// verifies on its own — is caught by the consistency check against the
+// checkpoint the requester kept. The database is altered under the
+// running vault, served over HTTP.
+func TestForkedLogIsDetectedByConsistency(t *testing.T) {
+	ctx := context.Background()
+	home := filepath.Join(t.TempDir(), "vault")
+	v, err := vault.Create(ctx, vault.Config{Home: home, WorkFactor: 10}, []byte("p"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	if _, err := v.Import(ctx, "d", bytes.NewReader([]byte("x,y\n1,2\n3,5\n8,13\n")), vault.ImportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	srv := api.NewServer(v, "127.0.0.1:0", nil)
+	if err := srv.Open(); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close(ctx)
+	client, err := api.NewClient(srv.URL(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := requester.Init(filepath.Join(t.TempDir(), "r"), []byte("p"), requester.Options{WorkFactor: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := r.RequestConsent(ctx, client, requester.Ask{Dataset: "d", Algorithm: "builtin:stats@1", Purpose: "research",
+		MaxRuns: 5, Price: consent.Money{Amount: 1, Currency: "EUR"}, Validity: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Approve(ctx, st.ID); err != nil {
+		t.Fatal(err)
+	}
+	if st, _, err = r.RequestStatus(ctx, client, st.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.RunJob(ctx, client, st.Credential, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+
+	// Fork: rewrite entry 0 (the import), recompute the tree state from
+	// the altered leaves and drop the stored interior nodes, so the vault
+	// goes on appending to, and signing, a tree that is well-formed but
+	// does not extend the one it showed before.
+	db, err := sql.Open("sqlite3", "file:"+filepath.Join(home, vault.DatabaseFile)+"?_busy_timeout=5000&_txlock=immediate")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	var raw []byte
+	if err := tx.QueryRowContext(ctx, `SELECT entry FROM log_entries WHERE idx = 0`).Scan(&raw); err != nil {
+		t.Fatal(err)
+	}
+	e, err := ledger.ParseEntry(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Fields["name"] = "nothing-to-see"
+	forged, err := e.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE log_entries SET entry = ?, leaf_hash = ? WHERE idx = 0`, forged, ledger.LeafHash(forged)); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT leaf_hash FROM log_entries ORDER BY idx`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tree := ledger.NewTree()
+	for rows.Next() {
+		var lh []byte
+		if err := rows.Scan(&lh); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tree.Append(lh); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rows.Close()
+	hashes, err := json.Marshal(tree.Hashes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE log_state SET hashes = ? WHERE id = 1`, string(hashes)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM log_nodes`); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+
+	run, err := r.RunJob(ctx, client, st.Credential, nil, nil)
+	if reason := trove.ErrorReason(err); reason != "log_rewritten" {
+		t.Fatalf("run on the forked log: %v; want log_rewritten", err)
+	}
+	// The fork was caught by consistency alone: the new receipt, its
+	// checkpoint and its inclusion proof verify on their own.
+	if run == nil || run.Job == nil {
+		t.Fatal("no job returned")
+	}
+	if _, _, err := ledger.VerifyReceipt(run.Job.Receipt, v.DID()); err != nil {
+		t.Fatalf("the forked log's receipt should verify on its own: %v", err)
 	}
 }
