@@ -222,7 +222,8 @@ func TestJobEndToEndWasm(t *testing.T) {
 	if err != nil {
 		t.Fatalf("receipt does not verify offline: %v", err)
 	}
-	if rc.JobID != job.ID || rc.DatasetDigest != w.digest || rc.Algorithm != compute.ModuleHash(module) || rc.Requester != w.key.DID() {
+	if rc.JobID != job.ID || rc.DatasetDigest != w.digest || rc.Algorithm != compute.ModuleHash(module) || rc.Requester != w.key.DID() ||
+		rc.RowsRead != 569 || rc.ParamsSHA256 != "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" {
 		t.Fatalf("receipt claims %+v", rc)
 	}
 	// The receipt is served again by id, and the claim by its id.

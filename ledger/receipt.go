@@ -40,8 +40,14 @@ type ReceiptClaims struct {
 	// Algorithm is the sha256 hex of the module that ran, or a built-in
 	// algorithm's id (builtin:stats@1).
 	Algorithm string
+	// ParamsSHA256 is the lowercase sha256 hex of the job's parameters as
+	// compact JSON (json.Compact); of the empty string when there were
+	// none.
+	ParamsSHA256 string
 	// OutputSHA256 is the lowercase sha256 hex of the output.
 	OutputSHA256 string
+	// RowsRead is how many rows of the dataset the algorithm was given.
+	RowsRead uint64
 	// LogIndex is the index of the run's entry in the vault's log.
 	LogIndex uint64
 	// LeafHash is the lowercase hex RFC 6962 leaf hash of that entry.
@@ -73,7 +79,9 @@ type receiptClaimsJSON struct {
 	Requester     string     `json:"requester"`
 	DatasetDigest string     `json:"dataset_digest"`
 	Algorithm     string     `json:"algorithm"`
+	ParamsSHA256  string     `json:"params_sha256"`
 	OutputSHA256  string     `json:"output_sha256"`
+	RowsRead      uint64     `json:"rows_read"`
 	LogIndex      uint64     `json:"log_index"`
 	LeafHash      string     `json:"leaf_hash"`
 	Policy        string     `json:"policy,omitempty"`
@@ -81,15 +89,15 @@ type receiptClaimsJSON struct {
 }
 
 var receiptClaimsKeys = []string{"jti", "iss", "iat", "job_id", "consent_id", "requester",
-	"dataset_digest", "algorithm", "output_sha256", "log_index", "leaf_hash", "policy", "dp"}
+	"dataset_digest", "algorithm", "params_sha256", "output_sha256", "rows_read", "log_index", "leaf_hash", "policy", "dp"}
 
 // MarshalJSON encodes the claims as a JWT claims set, iat in seconds.
 func (c ReceiptClaims) MarshalJSON() ([]byte, error) {
 	return json.Marshal(receiptClaimsJSON{
 		ID: c.ID, Vault: c.Vault, IssuedAt: c.IssuedAt.Unix(), JobID: c.JobID,
 		ConsentID: c.ConsentID, Requester: c.Requester, DatasetDigest: c.DatasetDigest,
-		Algorithm: c.Algorithm, OutputSHA256: c.OutputSHA256, LogIndex: c.LogIndex, LeafHash: c.LeafHash,
-		Policy: c.Policy, DP: c.DP,
+		Algorithm: c.Algorithm, ParamsSHA256: c.ParamsSHA256, OutputSHA256: c.OutputSHA256, RowsRead: c.RowsRead,
+		LogIndex: c.LogIndex, LeafHash: c.LeafHash, Policy: c.Policy, DP: c.DP,
 	})
 }
 
@@ -102,8 +110,8 @@ func (c *ReceiptClaims) UnmarshalJSON(b []byte) error {
 	}
 	*c = ReceiptClaims{
 		ID: w.ID, JobID: w.JobID, ConsentID: w.ConsentID, Requester: w.Requester, Vault: w.Vault,
-		DatasetDigest: w.DatasetDigest, Algorithm: w.Algorithm, OutputSHA256: w.OutputSHA256,
-		LogIndex: w.LogIndex, LeafHash: w.LeafHash, IssuedAt: time.Unix(w.IssuedAt, 0).UTC(),
+		DatasetDigest: w.DatasetDigest, Algorithm: w.Algorithm, ParamsSHA256: w.ParamsSHA256, OutputSHA256: w.OutputSHA256,
+		RowsRead: w.RowsRead, LogIndex: w.LogIndex, LeafHash: w.LeafHash, IssuedAt: time.Unix(w.IssuedAt, 0).UTC(),
 		Policy: w.Policy, DP: w.DP,
 	}
 	return nil
@@ -120,6 +128,9 @@ func (c ReceiptClaims) validate() error {
 	}
 	if !isSHA256Hex(c.OutputSHA256) {
 		return fmt.Errorf("receipt claims: output sha256 %q is not 64 lowercase hex digits: %w", short(c.OutputSHA256), ErrMalformed)
+	}
+	if !isSHA256Hex(c.ParamsSHA256) {
+		return fmt.Errorf("receipt claims: params sha256 %q is not 64 lowercase hex digits: %w", short(c.ParamsSHA256), ErrMalformed)
 	}
 	if !isSHA256Hex(c.LeafHash) {
 		return fmt.Errorf("receipt claims: leaf hash %q is not 64 lowercase hex digits: %w", short(c.LeafHash), ErrMalformed)
@@ -160,6 +171,8 @@ func ReceiptEntry(c ReceiptClaims) Entry {
 			"dataset_digest": c.DatasetDigest,
 			"algorithm":      c.Algorithm,
 			"output_sha256":  c.OutputSHA256,
+			"params_sha256":  c.ParamsSHA256,
+			"rows_read":      strconv.FormatUint(c.RowsRead, 10),
 		},
 	}
 	if c.Policy != "" {

@@ -1,6 +1,7 @@
 package requester
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -247,7 +248,14 @@ func (r *Requester) RunJob(ctx context.Context, c *api.Client, credential string
 		return run, &trove.Error{Code: trove.EFORBIDDEN, Reason: "bad_receipt", Message: "the vault's receipt does not verify", Err: err}
 	}
 	sum := sha256.Sum256(job.Result)
-	if rc.OutputSHA256 != hex.EncodeToString(sum[:]) || rc.JobID != job.ID || rc.ConsentID != cred.ID || rc.Requester != r.DID() {
+	var compact bytes.Buffer
+	if err := json.Compact(&compact, params); err != nil {
+		compact.Reset()
+		compact.Write(params)
+	}
+	psum := sha256.Sum256(compact.Bytes())
+	if rc.OutputSHA256 != hex.EncodeToString(sum[:]) || rc.JobID != job.ID || rc.ConsentID != cred.ID || rc.Requester != r.DID() ||
+		rc.ParamsSHA256 != hex.EncodeToString(psum[:]) {
 		return run, trove.Errorf(trove.EFORBIDDEN, "the receipt does not describe this job and its result")
 	}
 	var bundle ledger.Receipt

@@ -89,13 +89,17 @@ func TestRewrittenLogIsDetected(t *testing.T) {
 	}
 
 	// Rewrite history: change the first entry's leaf hash, as a vault
-	// hiding the import it logged would.
+	// hiding the import it logged would, and drop the stored interior
+	// nodes so that proofs are computed from the rewritten leaves.
 	db, err := sql.Open("sqlite3", "file:"+filepath.Join(home, vault.DatabaseFile)+"?_busy_timeout=5000")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
 	if _, err := db.ExecContext(ctx, `UPDATE log_entries SET leaf_hash = zeroblob(32) WHERE idx = 0`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, `DELETE FROM log_nodes`); err != nil {
 		t.Fatal(err)
 	}
 	_, err = r.RunJob(ctx, client, st.Credential, nil, nil)

@@ -44,7 +44,7 @@ func benchAppend(b *testing.B, write func(ctx context.Context, fn func(tx *sql.T
 				}
 				rc := ledger.ReceiptClaims{ID: fmt.Sprintf("rcpt_%d_%d", w, i), JobID: fmt.Sprintf("job_%d", i), ConsentID: "urn:uuid:c",
 					Requester: v.DID(), Vault: v.DID(), DatasetDigest: "sha256:" + zeros64, Algorithm: "builtin:stats@1",
-					OutputSHA256: zeros64, IssuedAt: v.now().Truncate(time.Second)}
+					ParamsSHA256: zeros64, OutputSHA256: zeros64, IssuedAt: v.now().Truncate(time.Second)}
 				err := write(ctx, func(tx *sql.Tx) error {
 					a, err := v.appendLog(ctx, tx, ledger.ReceiptEntry(rc))
 					if err != nil {

@@ -1,6 +1,7 @@
 package vault
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"database/sql"
@@ -226,8 +227,8 @@ func (v *Vault) acceptJob(ctx context.Context, jr JobRequest, now time.Time) (*C
 		if pol, priv, err = v.chargePolicy(ctx, tx, c); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO jobs (id, consent_id, requester, algorithm, state, policy, dp_epsilon, dp_delta, created_at) VALUES (?, ?, ?, ?, 'running', ?, ?, ?, ?)`,
-			jobID, c.ID, c.Requester, algorithm, pol.Kind, pol.Epsilon, pol.Delta, formatTime(now)); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO jobs (id, consent_id, requester, algorithm, state, policy, dp_epsilon, dp_delta, params_sha256, created_at) VALUES (?, ?, ?, ?, 'running', ?, ?, ?, ?, ?)`,
+			jobID, c.ID, c.Requester, algorithm, pol.Kind, pol.Epsilon, pol.Delta, paramsHash(jr.Params), formatTime(now)); err != nil {
 			return err
 		}
 		fields := map[string]string{"job_id": jobID, "consent_id": c.ID, "algorithm": algorithm, "dataset_digest": c.DatasetDigest,
@@ -341,6 +342,10 @@ func (v *Vault) finishJob(ctx context.Context, c *Consent, job *Job, out *comput
 	now := v.now()
 	sum := sha256.Sum256(out.Result)
 	outHash := hex.EncodeToString(sum[:])
+	var rowsRead uint64
+	if err := v.db.QueryRowContext(ctx, `SELECT rows FROM datasets WHERE name = ? AND digest = ?`, c.Dataset, c.DatasetDigest).Scan(&rowsRead); err != nil {
+		return v.withhold(ctx, job, unavailable(fmt.Errorf("rows read: %w", err)))
+	}
 	receiptID, err := v.newID("rcpt")
 	if err != nil {
 		return nil, err
@@ -354,11 +359,17 @@ func (v *Vault) finishJob(ctx context.Context, c *Consent, job *Job, out *comput
 	rc := ledger.ReceiptClaims{
 		ID: receiptID, JobID: job.ID, ConsentID: c.ID, Requester: c.Requester, Vault: v.DID(),
 		DatasetDigest: c.DatasetDigest, Algorithm: c.Algorithm, OutputSHA256: outHash,
-		IssuedAt: now.Truncate(time.Second),
+		RowsRead: rowsRead, IssuedAt: now.Truncate(time.Second),
 	}
 	err = v.writeWait(ctx, func(tx *sql.Tx) error {
 		if err := v.receiptPolicy(ctx, tx, c, job, &rc); err != nil {
 			return err
+		}
+		if err := tx.QueryRowContext(ctx, `SELECT params_sha256 FROM jobs WHERE id = ?`, job.ID).Scan(&rc.ParamsSHA256); err != nil {
+			return fmt.Errorf("job %s params: %w", job.ID, err)
+		}
+		if rc.ParamsSHA256 == "" { // a job accepted before params were hashed
+			rc.ParamsSHA256 = paramsHash(nil)
 		}
 		// The receipt points at the release entry; the run before it and the
 		// claim after it are in the same append, under one checkpoint.
@@ -407,14 +418,7 @@ func (v *Vault) finishJob(ctx context.Context, c *Consent, job *Job, out *comput
 		return err
 	})
 	if err != nil {
-		// The result is discarded: without a durable receipt nothing leaves.
-		// The job is marked failed if storage lets us; if not, it stays
-		// "running", with no output, receipt or claim.
-		v.cfg.Logger.Error("job result withheld: log append failed", "job", job.ID, "err", err)
-		if _, ferr := v.failJob(ctx, job, nil, err); ferr != nil {
-			v.cfg.Logger.Error("cannot mark job failed", "job", job.ID, "err", ferr)
-		}
-		return nil, err
+		return v.withhold(ctx, job, err)
 	}
 	job.State, job.Reason, job.Result, job.OutputSHA256, job.Receipt, job.Claim = JobSucceeded, "", out.Result, outHash, bundle, &claim
 	if job.FinishedAt == nil {
@@ -517,6 +521,33 @@ func (v *Vault) WithholdJob(ctx context.Context, id string) (*Job, error) {
 	}
 	j.State, j.Reason = JobWithheld, "withheld by the owner"
 	return j, nil
+}
+
+// withhold discards a finished job's result because its release could not
+// be logged: without a durable receipt nothing leaves. The job is marked
+// failed if storage lets us; if not, it stays "running", with no output,
+// receipt or claim (a result held for review stays held). It returns err.
+func (v *Vault) withhold(ctx context.Context, job *Job, err error) (*Job, error) {
+	v.cfg.Logger.Error("job result withheld: log append failed", "job", job.ID, "err", err)
+	if job.State != JobRunning {
+		return nil, err // a held result stays held: the owner may release it again
+	}
+	if _, ferr := v.failJob(ctx, job, nil, err); ferr != nil {
+		v.cfg.Logger.Error("cannot mark job failed", "job", job.ID, "err", ferr)
+	}
+	return nil, err
+}
+
+// paramsHash is the sha256 hex of a job's parameters as compact JSON (of
+// the empty string when there are none): what its receipt records.
+func paramsHash(params json.RawMessage) string {
+	var b bytes.Buffer
+	if err := json.Compact(&b, params); err != nil {
+		b.Reset()
+		b.Write(params) // not JSON: the run refused it already; hash what came
+	}
+	sum := sha256.Sum256(b.Bytes())
+	return hex.EncodeToString(sum[:])
 }
 
 // Job returns a job by id.

@@ -282,8 +282,15 @@ Both files can be fetched by anyone, at any time; the check is offline.`,
 			if err != nil {
 				return &trove.Error{Code: trove.EFORBIDDEN, Reason: "bad_receipt", Message: "the receipt does not verify", Err: err}
 			}
-			fmt.Fprintf(cfg.Stdout, "Receipt %s verifies.\n  vault      %s\n  job        %s\n  consent    %s\n  requester  %s\n  dataset    %s\n  algorithm  %s\n  output     sha256 %s\n  log entry  %d, included in the signed checkpoint of size %d\n",
-				rc.ID, rc.Vault, rc.JobID, rc.ConsentID, rc.Requester, rc.DatasetDigest, rc.Algorithm, rc.OutputSHA256, rc.LogIndex, cp.Size)
+			fmt.Fprintf(cfg.Stdout, "Receipt %s verifies.\n  vault      %s\n  job        %s\n  consent    %s\n  requester  %s\n  dataset    %s\n  algorithm  %s\n  params     sha256 %s\n  output     sha256 %s\n  rows read  %d\n  log entry  %d, included in the signed checkpoint of size %d\n",
+				rc.ID, rc.Vault, rc.JobID, rc.ConsentID, rc.Requester, rc.DatasetDigest, rc.Algorithm, rc.ParamsSHA256, rc.OutputSHA256, rc.RowsRead, rc.LogIndex, cp.Size)
+			if rc.Policy != "" {
+				fmt.Fprintf(cfg.Stdout, "  policy     %s\n", rc.Policy)
+			}
+			if rc.DP != nil {
+				fmt.Fprintf(cfg.Stdout, "  privacy    ε %g (δ %g) spent by this run; the dataset's budget: ε %g spent, ε %g left\n",
+					rc.DP.Epsilon, rc.DP.Delta, rc.DP.SpentEpsilon, rc.DP.LeftEpsilon)
+			}
 			if laterFile == "" {
 				if proofFile != "" {
 					return usageError("--proof needs --checkpoint")
