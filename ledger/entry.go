@@ -29,12 +29,20 @@ const (
 	PrivacySet      EventType = "privacy.set"      // the owner set a dataset's output policy and privacy budget
 )
 
+// The events of claims being settled.
+const (
+	ClaimAcknowledged EventType = "claim.acknowledged" // the requester acknowledged a claim, signed
+	ClaimDisputed     EventType = "claim.disputed"     // the requester disputed a claim, signed, with a reason
+)
+
 // Valid reports whether t is one of the event types above.
 func (t EventType) Valid() bool {
 	switch t {
 	case RequestReceived, RequestApproved, RequestDenied, JobAccepted, JobRejected,
 		RunFinished, ResultReleased, ClaimCreated, DatasetImported, DatasetDeleted, OwnerLogin,
 		ResultHeld, ResultWithheld, PrivacySet:
+		return true
+	case ClaimAcknowledged, ClaimDisputed:
 		return true
 	}
 	return false

@@ -12,7 +12,6 @@ import (
 
 	"github.com/lestrrat-go/jwx/v3/jwa"
 	"github.com/lestrrat-go/jwx/v3/jws"
-	"github.com/trove-project/trove/did"
 )
 
 // MaxReceiptSize bounds a receipt bundle (receipt.json), in bytes.
@@ -356,43 +355,9 @@ var jwsHeaderKeys = []string{"alg", "kid", "typ"}
 // and returns its claims. Every part is decoded strictly before the
 // signature is checked, so one token has one encoding.
 func verifyReceiptJWS(token, vaultDID string, pub ed25519.PublicKey) (*ReceiptClaims, error) {
-	if len(token) > maxJWSSize {
-		return nil, fmt.Errorf("receipt JWS: %d bytes, limit %d: %w", len(token), maxJWSSize, ErrTooLarge)
-	}
-	parts := strings.Split(token, ".")
-	if len(parts) != 3 {
-		return nil, fmt.Errorf("receipt JWS: %d parts, want 3: %w", len(parts), ErrMalformed)
-	}
-	hdrJSON, err := decodeBase64(base64.RawURLEncoding, parts[0])
+	payload, err := verifyCompact(token, "receipt", vaultDID, pub)
 	if err != nil {
-		return nil, fmt.Errorf("receipt JWS header: %w: %w", ErrMalformed, err)
-	}
-	var hdr jwsHeader
-	if err := decodeStrict(hdrJSON, &hdr, jwsHeaderKeys...); err != nil {
-		return nil, fmt.Errorf("receipt JWS header: %w: %w", ErrMalformed, err)
-	}
-	if hdr.Alg != jwa.EdDSA().String() {
-		return nil, fmt.Errorf("receipt JWS: algorithm %q, only EdDSA is accepted: %w", short(hdr.Alg), ErrBadSignature)
-	}
-	if hdr.Typ != nil && *hdr.Typ != "JWT" {
-		return nil, fmt.Errorf("receipt JWS: typ %q: %w", short(*hdr.Typ), ErrMalformed)
-	}
-	if hdr.Kid != nil {
-		base, _, _ := strings.Cut(*hdr.Kid, "#")
-		if _, err := did.PublicKey(*hdr.Kid); err != nil || base != vaultDID {
-			return nil, fmt.Errorf("receipt JWS: kid %q is not a key of %s: %w", short(*hdr.Kid), short(vaultDID), ErrWrongVault)
-		}
-	}
-	payload, err := decodeBase64(base64.RawURLEncoding, parts[1])
-	if err != nil {
-		return nil, fmt.Errorf("receipt JWS payload: %w: %w", ErrMalformed, err)
-	}
-	sig, err := decodeBase64(base64.RawURLEncoding, parts[2])
-	if err != nil || len(sig) != ed25519.SignatureSize {
-		return nil, fmt.Errorf("receipt JWS signature: not %d bytes of base64url: %w", ed25519.SignatureSize, ErrMalformed)
-	}
-	if _, err := jws.VerifyCompactFast(pub, []byte(token), jwa.EdDSA()); err != nil {
-		return nil, fmt.Errorf("receipt JWS: not signed by %s: %w: %w", short(vaultDID), ErrBadSignature, err)
+		return nil, err
 	}
 	var c ReceiptClaims
 	if err := c.UnmarshalJSON(payload); err != nil {

@@ -2,20 +2,60 @@ package vault
 
 import (
 	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/trove-project/trove"
 	"github.com/trove-project/trove/ledger"
 )
 
+// claimTerms returns the pricing of a run under consent c: the price per
+// unit in minor units, its currency and the unit (ledger.PerRun or
+// ledger.Per1000Rows). Consents price per run (consent.PerRun) today;
+// when credentials carry other units (issue 3), this is the one place
+// that maps them.
+func claimTerms(c *Consent) (price int64, currency, per string) {
+	return c.Price.Amount, c.Price.Currency, ledger.PerRun
+}
+
+// newClaim makes and signs the claim for the run rc records, priced by
+// the consent's terms.
+func (v *Vault) newClaim(id string, c *Consent, rc ledger.ReceiptClaims) (*ledger.Claim, error) {
+	price, currency, per := claimTerms(c)
+	amount, quantity, err := ledger.ClaimAmount(per, price, rc.RowsRead)
+	if err != nil {
+		return nil, fmt.Errorf("claim for job %s: %w", rc.JobID, err)
+	}
+	claim := ledger.ClaimFromReceipt(id, rc, amount, currency, per, quantity, rc.IssuedAt)
+	if claim.Token, err = ledger.IssueClaim(v.key, claim); err != nil {
+		return nil, fmt.Errorf("sign claim: %w", err)
+	}
+	return &claim, nil
+}
+
+func insertClaim(ctx context.Context, tx *sql.Tx, c *ledger.Claim) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO claims (id, receipt_id, job_id, consent_id, requester, amount, currency, per, quantity, token, state, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		c.ID, c.ReceiptID, c.JobID, c.ConsentID, c.Requester, c.Amount, c.Currency, c.Per, c.Quantity, c.Token, c.State, formatTime(c.CreatedAt))
+	return err
+}
+
 // Claims lists every compensation claim, newest first.
 func (v *Vault) Claims(ctx context.Context) ([]ledger.Claim, error) {
-	return v.claims(ctx, "")
+	return v.claims(ctx, v.db, "")
 }
 
 // Claim returns one claim by id.
 func (v *Vault) Claim(ctx context.Context, id string) (*ledger.Claim, error) {
-	cs, err := v.claims(ctx, `WHERE claims.id = ?`, id)
+	return v.claim(ctx, v.db, id)
+}
+
+func (v *Vault) claim(ctx context.Context, q queryer, id string) (*ledger.Claim, error) {
+	cs, err := v.claims(ctx, q, `WHERE claims.id = ?`, id)
 	if err != nil {
 		return nil, err
 	}
@@ -25,8 +65,9 @@ func (v *Vault) Claim(ctx context.Context, id string) (*ledger.Claim, error) {
 	return &cs[0], nil
 }
 
-func (v *Vault) claims(ctx context.Context, where string, args ...any) ([]ledger.Claim, error) {
-	rows, err := v.db.QueryContext(ctx, `SELECT id, receipt_id, job_id, consent_id, requester, amount, currency, state, created_at
+func (v *Vault) claims(ctx context.Context, q queryer, where string, args ...any) ([]ledger.Claim, error) {
+	rows, err := q.QueryContext(ctx, `SELECT id, receipt_id, job_id, consent_id, requester, amount, currency, per, quantity, token,
+		state, response, reason, responded_at, created_at
 		FROM claims `+where+` ORDER BY created_at DESC, id`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list claims: %w", err)
@@ -36,14 +77,85 @@ func (v *Vault) claims(ctx context.Context, where string, args ...any) ([]ledger
 	for rows.Next() {
 		var c ledger.Claim
 		var created string
-		if err := rows.Scan(&c.ID, &c.ReceiptID, &c.JobID, &c.ConsentID, &c.Requester, &c.Amount, &c.Currency, &c.State, &created); err != nil {
+		var responded sql.NullString
+		if err := rows.Scan(&c.ID, &c.ReceiptID, &c.JobID, &c.ConsentID, &c.Requester, &c.Amount, &c.Currency, &c.Per, &c.Quantity, &c.Token,
+			&c.State, &c.Response, &c.Reason, &responded, &created); err != nil {
 			return nil, fmt.Errorf("list claims: %w", err)
 		}
 		if c.CreatedAt, err = parseTime(created); err != nil {
 			return nil, err
 		}
+		if responded.Valid {
+			t, err := parseTime(responded.String)
+			if err != nil {
+				return nil, err
+			}
+			c.RespondedAt = &t
+		}
 		c.Vault = v.DID()
 		out = append(out, c)
 	}
 	return out, rows.Err()
+}
+
+// RespondClaim records a requester's signed answer to claim id: an
+// acknowledgement or a dispute with a reason (ledger.ClaimResponse). The
+// response must verify, be by the claim's requester, to this vault, for
+// this claim and exactly its receipts, and carry the action the caller
+// expects (ledger.Acknowledge or ledger.Dispute). A claim is answered
+// once; answering it again with the very same response returns it as
+// it is. The answer and its log entry commit together; the log carries
+// the response's digest and the reason's, not the reason itself.
+func (v *Vault) RespondClaim(ctx context.Context, id, action, token string) (*ledger.Claim, error) {
+	r, err := ledger.VerifyClaimResponse(token)
+	if err != nil {
+		return nil, &trove.Error{Code: trove.EFORBIDDEN, Reason: "bad_response", Message: "the claim response does not verify", Err: err}
+	}
+	if r.Action != action {
+		return nil, trove.Errorf(trove.EINVALID, "the response is a %s, not a %s", r.Action, action)
+	}
+	now := v.now()
+	respSum := sha256.Sum256([]byte(token))
+	reasonSum := sha256.Sum256([]byte(r.Reason))
+	var out *ledger.Claim
+	err = v.write(ctx, func(tx *sql.Tx) error {
+		c, err := v.claim(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if r.Vault != v.DID() || r.ClaimID != c.ID || r.Requester != c.Requester || !slices.Equal(r.ReceiptIDs, []string{c.ReceiptID}) {
+			return &trove.Error{Code: trove.EFORBIDDEN, Reason: "wrong_claim", Message: "the response is not by this claim's requester, for this vault, this claim and its receipts"}
+		}
+		if c.State != ledger.ClaimOwed {
+			if c.Response == token {
+				out = c
+				return nil
+			}
+			return &trove.Error{Code: trove.ECONFLICT, Reason: "claim_answered", Message: fmt.Sprintf("the claim is already %s", c.State)}
+		}
+		state, event := ledger.ClaimStateAcknowledged, ledger.ClaimAcknowledged
+		fields := map[string]string{"claim_id": c.ID, "response_sha256": hex.EncodeToString(respSum[:])}
+		if action == ledger.Dispute {
+			state, event = ledger.ClaimStateDisputed, ledger.ClaimDisputed
+			fields["reason_sha256"] = hex.EncodeToString(reasonSum[:])
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE claims SET state = ?, response = ?, reason = ?, responded_at = ? WHERE id = ? AND state = 'owed'`,
+			state, token, r.Reason, formatTime(now), c.ID); err != nil {
+			return err
+		}
+		if _, err := v.appendLog(ctx, tx, ledger.Entry{Type: event, Time: now, Subject: c.Requester, Fields: fields}); err != nil {
+			return err
+		}
+		c.State, c.Response, c.Reason, c.RespondedAt = state, token, r.Reason, &now
+		out = c
+		return nil
+	})
+	if err != nil {
+		var te *trove.Error
+		if !errors.As(err, &te) {
+			return nil, fmt.Errorf("respond to claim %s: %w", id, err)
+		}
+		return nil, err
+	}
+	return out, nil
 }

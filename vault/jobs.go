@@ -355,12 +355,16 @@ func (v *Vault) finishJob(ctx context.Context, c *Consent, job *Job, out *comput
 		return nil, err
 	}
 	var bundle []byte
-	var claim ledger.Claim
 	rc := ledger.ReceiptClaims{
 		ID: receiptID, JobID: job.ID, ConsentID: c.ID, Requester: c.Requester, Vault: v.DID(),
 		DatasetDigest: c.DatasetDigest, Algorithm: c.Algorithm, OutputSHA256: outHash,
 		RowsRead: rowsRead, IssuedAt: now.Truncate(time.Second),
 	}
+	claim, err := v.newClaim(claimID, c, rc)
+	if err != nil {
+		return v.withhold(ctx, job, err)
+	}
+	claimSum := sha256.Sum256([]byte(claim.Token))
 	err = v.writeWait(ctx, func(tx *sql.Tx) error {
 		if err := v.receiptPolicy(ctx, tx, c, job, &rc); err != nil {
 			return err
@@ -378,7 +382,8 @@ func (v *Vault) finishJob(ctx context.Context, c *Consent, job *Job, out *comput
 		released := ledger.ReceiptEntry(rc)
 		claimed := ledger.Entry{Type: ledger.ClaimCreated, Time: now, Subject: job.Requester,
 			Fields: map[string]string{"claim_id": claimID, "receipt_id": receiptID, "job_id": job.ID,
-				"amount": fmt.Sprint(c.Price.Amount), "currency": c.Price.Currency}}
+				"amount": fmt.Sprint(claim.Amount), "currency": claim.Currency, "per": claim.Per,
+				"quantity": fmt.Sprint(claim.Quantity), "claim_sha256": hex.EncodeToString(claimSum[:])}}
 		a, err := v.appendLog(ctx, tx, finished, released, claimed)
 		if err != nil {
 			return err
@@ -411,16 +416,12 @@ func (v *Vault) finishJob(ctx context.Context, c *Consent, job *Job, out *comput
 		} else if n != 1 {
 			return trove.Errorf(trove.ECONFLICT, "job %s is not running or held", job.ID)
 		}
-		claim = ledger.ClaimFromReceipt(claimID, rc, c.Price.Amount, c.Price.Currency, now)
-		_, err = tx.ExecContext(ctx, `INSERT INTO claims (id, receipt_id, job_id, consent_id, requester, amount, currency, state, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			claim.ID, receiptID, job.ID, c.ID, c.Requester, claim.Amount, claim.Currency, claim.State, formatTime(now))
-		return err
+		return insertClaim(ctx, tx, claim)
 	})
 	if err != nil {
 		return v.withhold(ctx, job, err)
 	}
-	job.State, job.Reason, job.Result, job.OutputSHA256, job.Receipt, job.Claim = JobSucceeded, "", out.Result, outHash, bundle, &claim
+	job.State, job.Reason, job.Result, job.OutputSHA256, job.Receipt, job.Claim = JobSucceeded, "", out.Result, outHash, bundle, claim
 	if job.FinishedAt == nil {
 		job.FinishedAt = &now
 	}
@@ -576,7 +577,7 @@ func (v *Vault) Job(ctx context.Context, id string) (*Job, error) {
 	j.State, j.Reason = shownState(j.State, release, j.Reason)
 	if j.State == JobSucceeded {
 		j.Result, j.Receipt = output, json.RawMessage(receipt.String)
-		claims, err := v.claims(ctx, `WHERE job_id = ?`, id)
+		claims, err := v.claims(ctx, v.db, `WHERE job_id = ?`, id)
 		if err != nil {
 			return nil, err
 		}
