@@ -177,3 +177,15 @@ func (c *Client) Claim(ctx context.Context, id string) (*ledger.Claim, error) {
 	var cl ledger.Claim
 	return &cl, c.do(ctx, http.MethodGet, "/v1/claims/"+url.PathEscape(id), nil, &cl)
 }
+
+// RespondClaim sends a requester-signed acknowledgement (action
+// ledger.Acknowledge) or dispute (ledger.Dispute) of a claim and returns
+// the claim as the vault now holds it.
+func (c *Client) RespondClaim(ctx context.Context, id, action, token string) (*ledger.Claim, error) {
+	path := "/v1/claims/" + url.PathEscape(id) + "/ack"
+	if action == ledger.Dispute {
+		path = "/v1/claims/" + url.PathEscape(id) + "/dispute"
+	}
+	var cl ledger.Claim
+	return &cl, c.do(ctx, http.MethodPost, path, ClaimResponseBody{Response: token}, &cl)
+}

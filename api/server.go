@@ -35,6 +35,7 @@ type Vault interface {
 	ConsistencyProof(ctx context.Context, from, to uint64) ([][]byte, error)
 	LogEntry(ctx context.Context, index uint64) ([]byte, error)
 	Claim(ctx context.Context, id string) (*ledger.Claim, error)
+	RespondClaim(ctx context.Context, id, action, token string) (*ledger.Claim, error)
 }
 
 // Limits on request bodies.
@@ -120,6 +121,8 @@ func (s *Server) routes() {
 	e.GET("/v1/log/proof/consistency", s.consistencyProof)
 	e.GET("/v1/log/entries/:index", s.logEntry)
 	e.GET("/v1/claims/:id", s.getClaim)
+	e.POST("/v1/claims/:id/ack", s.respondClaim(ledger.Acknowledge), small)
+	e.POST("/v1/claims/:id/dispute", s.respondClaim(ledger.Dispute), small)
 }
 
 // bodyLimit caps a request body: reading past n fails with a
@@ -328,4 +331,20 @@ func (s *Server) getClaim(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, cl)
+}
+
+// respondClaim records a requester's signed acknowledgement or dispute of
+// a claim.
+func (s *Server) respondClaim(action string) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		var body ClaimResponseBody
+		if err := decode(c, &body); err != nil {
+			return err
+		}
+		cl, err := s.Vault.RespondClaim(c.Request().Context(), c.Param("id"), action, body.Response)
+		if err != nil {
+			return err
+		}
+		return c.JSON(http.StatusOK, cl)
+	}
 }

@@ -83,3 +83,9 @@ func rowsBucket(n int) string {
 	}
 	return "1000000+"
 }
+
+// ClaimResponseBody is the body of POST /v1/claims/{id}/ack and
+// POST /v1/claims/{id}/dispute.
+type ClaimResponseBody struct {
+	Response string `json:"response"` // the requester-signed ledger.ClaimResponse (JWS)
+}

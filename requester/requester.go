@@ -298,6 +298,32 @@ func (r *Requester) KeepCheckpoint(ctx context.Context, c *api.Client, vaultDID 
 	return cp, r.saveFile(name, signed)
 }
 
+// CheckOlderCheckpoint checks a signed checkpoint that may be older than
+// the one kept from vaultDID (as a receipt's is, once more runs
+// followed): an older one must be a prefix of the kept tree (the vault
+// proves it with a consistency proof); a newer one is kept as by
+// KeepCheckpoint.
+func (r *Requester) CheckOlderCheckpoint(ctx context.Context, c *api.Client, vaultDID string, signed []byte) (*ledger.Checkpoint, error) {
+	cp, err := ledger.OpenCheckpoint(signed, vaultDID)
+	if err != nil {
+		return nil, &trove.Error{Code: trove.EFORBIDDEN, Reason: "bad_checkpoint", Message: "the vault's checkpoint does not verify", Err: err}
+	}
+	old, err := os.ReadFile(filepath.Join(r.home, "checkpoints", fileSafe(vaultDID)+".txt"))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	if err == nil {
+		kept, err := ledger.OpenCheckpoint(old, vaultDID)
+		if err != nil {
+			return nil, fmt.Errorf("kept checkpoint: %w", err)
+		}
+		if cp.Size < kept.Size {
+			return cp, checkExtends(ctx, c, cp, kept)
+		}
+	}
+	return r.KeepCheckpoint(ctx, c, vaultDID, signed)
+}
+
 // checkExtends checks that the tree of next extends the tree of prev.
 func checkExtends(ctx context.Context, c *api.Client, prev, next *ledger.Checkpoint) error {
 	switch {
