@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"net/http"
 	"net/http/cookiejar"
@@ -225,8 +226,35 @@ func TestRequesterFlow(t *testing.T) {
 	if _, _, code := run(t, cfg, "log", "proof", "x"); code == 0 {
 		t.Fatal("log proof x passed")
 	}
-	if out := mustRun(t, cfg, "claims", "list"); !strings.Contains(out, "1.00 EUR") {
+	out = mustRun(t, cfg, "claims", "list")
+	ids := regexp.MustCompile(`claim_[0-9a-f]{32}`).FindAllString(out, -1)
+	if !strings.Contains(out, "1.00 EUR") || len(ids) != 2 {
 		t.Fatalf("claims list: %q", out)
+	}
+	if out := mustRun(t, cfg, "claims", "ack", ids[0], "--vault", srv.URL()); !strings.Contains(out, "acknowledged") {
+		t.Fatalf("claims ack: %q", out)
+	}
+	if _, _, code := run(t, cfg, "claims", "dispute", ids[1], "--vault", srv.URL()); code == 0 {
+		t.Fatal("claims dispute without --reason passed")
+	}
+	if out := mustRun(t, cfg, "claims", "dispute", ids[1], "--vault", srv.URL(), "--reason", "=SUM(A1) not what I asked for"); !strings.Contains(out, "disputed") {
+		t.Fatalf("claims dispute: %q", out)
+	}
+	out = mustRun(t, cfg, "claims", "list")
+	if !regexp.MustCompile(`EUR\s+0\.00 EUR\s+1\.00 EUR\s+1\.00 EUR`).MatchString(out) {
+		t.Fatalf("claims list totals (owed 0, acknowledged 1, disputed 1): %q", out)
+	}
+	if out := mustRun(t, cfg, "claims", "show", ids[1]); !strings.Contains(out, "not what I asked for") || !strings.Contains(out, "disputed") {
+		t.Fatalf("claims show: %q", out)
+	}
+	recs, err := csv.NewReader(strings.NewReader(mustRun(t, cfg, "claims", "export", "--csv"))).ReadAll()
+	if err != nil || len(recs) != 3 || recs[0][2] != "amount_minor" {
+		t.Fatalf("claims export --csv: %v %v", recs, err)
+	}
+	for _, rec := range recs[1:] {
+		if rec[2] != "100" || (rec[1] == "disputed") != (rec[12] == "'=SUM(A1) not what I asked for") {
+			t.Fatalf("CSV row %v", rec)
+		}
 	}
 	if out := mustRun(t, cfg, "log", "verify"); !strings.Contains(out, "verifies") {
 		t.Fatalf("log verify: %q", out)
