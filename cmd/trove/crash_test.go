@@ -245,8 +245,8 @@ func crashOnce(t *testing.T, bin string, seed uint64) {
 	}
 	defer db.Close()
 	for what, q := range map[string]string{
-		"claim without receipt": `SELECT count(*) FROM claims c LEFT JOIN jobs j ON j.receipt_id = c.receipt_id AND j.state = 'succeeded' WHERE j.id IS NULL`,
-		"receipt without claim": `SELECT count(*) FROM jobs j LEFT JOIN claims c ON c.receipt_id = j.receipt_id WHERE j.receipt_id IS NOT NULL AND c.id IS NULL`,
+		"claim without receipt":  `SELECT count(*) FROM claims c LEFT JOIN jobs j ON j.receipt_id = c.receipt_id AND j.state = 'succeeded' WHERE j.id IS NULL`,
+		"receipt without claim":  `SELECT count(*) FROM jobs j LEFT JOIN claims c ON c.receipt_id = j.receipt_id WHERE j.receipt_id IS NOT NULL AND c.id IS NULL`,
 		"output without receipt": `SELECT count(*) FROM jobs WHERE output IS NOT NULL AND receipt_id IS NULL`,
 	} {
 		var n int
