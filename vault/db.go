@@ -30,6 +30,7 @@ func openDB(ctx context.Context, driver, path string, busyTimeout time.Duration)
 	q.Set("_busy_timeout", strconv.FormatInt(busyTimeout.Milliseconds(), 10))
 	q.Set("_synchronous", "FULL")
 	q.Set("_txlock", "immediate")
+	q.Set("_stmt_cache_size", "64") // the writer runs the same few statements for every append
 	db, err := sql.Open(driver, "file:"+path+"?"+q.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)

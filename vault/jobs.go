@@ -388,6 +388,10 @@ func (v *Vault) finishJob(ctx context.Context, c *Consent, job *Job, out *comput
 		if err != nil {
 			return err
 		}
+		note, err := v.checkpointFor(ctx, tx, a)
+		if err != nil {
+			return err
+		}
 		entryBytes, err := released.Marshal()
 		if err != nil {
 			return err
@@ -401,7 +405,7 @@ func (v *Vault) finishJob(ctx context.Context, c *Consent, job *Job, out *comput
 		if err != nil {
 			return fmt.Errorf("inclusion proof: %w", err)
 		}
-		bundle, err = json.Marshal(ledger.Receipt{Receipt: jws, Entry: entryBytes, Checkpoint: string(a.Checkpoint), InclusionProof: proof})
+		bundle, err = json.Marshal(ledger.Receipt{Receipt: jws, Entry: entryBytes, Checkpoint: string(note), InclusionProof: proof})
 		if err != nil {
 			return err
 		}

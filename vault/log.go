@@ -21,13 +21,15 @@ type appended struct {
 	First      uint64 // index of the first entry
 	Size       uint64 // tree size after the batch
 	Root       []byte
-	Checkpoint []byte // signed note for Size
 	LeafHashes [][]byte
 }
 
 // appendLog appends entries to the log inside tx: it reads the tree state,
-// stores each entry with its leaf hash, saves the new state and a signed
-// checkpoint for the new size. Nothing is visible until tx commits.
+// stores each entry with its leaf hash and interior nodes, and saves the
+// new state. Nothing is visible until tx commits. It signs no checkpoint:
+// the writer signs one per batch, for the size the batch ends at (see
+// sealLog); a caller that needs the checkpoint of its own append (to hand
+// out with a receipt) calls checkpointFor.
 func (v *Vault) appendLog(ctx context.Context, tx *sql.Tx, entries ...ledger.Entry) (*appended, error) {
 	var size uint64
 	var hashesJSON string
@@ -78,14 +80,53 @@ func (v *Vault) appendLog(ctx context.Context, tx *sql.Tx, entries ...ledger.Ent
 	if _, err := tx.ExecContext(ctx, `UPDATE log_state SET size = ?, hashes = ? WHERE id = 1`, out.Size, string(newHashes)); err != nil {
 		return nil, unavailable(fmt.Errorf("save log state: %w", err))
 	}
-	out.Checkpoint, err = ledger.SignCheckpoint(v.key, ledger.Checkpoint{Origin: v.DID(), Size: out.Size, Root: out.Root})
+	return out, nil
+}
+
+// checkpointFor signs and stores, inside tx, the checkpoint of the tree
+// right after append a, and returns it.
+func (v *Vault) checkpointFor(ctx context.Context, tx *sql.Tx, a *appended) ([]byte, error) {
+	note, err := ledger.SignCheckpoint(v.key, ledger.Checkpoint{Origin: v.DID(), Size: a.Size, Root: a.Root})
 	if err != nil {
 		return nil, fmt.Errorf("sign checkpoint: %w", err)
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO checkpoints (size, note) VALUES (?, ?)`, out.Size, out.Checkpoint); err != nil {
+	if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO checkpoints (size, note) VALUES (?, ?)`, a.Size, note); err != nil {
 		return nil, unavailable(fmt.Errorf("save checkpoint: %w", err))
 	}
-	return out, nil
+	return note, nil
+}
+
+// sealLog signs and stores, inside tx, the checkpoint of the log as tx
+// leaves it, unless one exists: the writer calls it once per batch,
+// before committing, so that every committed state of the log has its
+// signed checkpoint.
+func (v *Vault) sealLog(ctx context.Context, tx *sql.Tx) error {
+	var size uint64
+	var hashesJSON string
+	if err := tx.QueryRowContext(ctx, `SELECT size, hashes FROM log_state WHERE id = 1`).Scan(&size, &hashesJSON); err != nil {
+		return fmt.Errorf("read log state: %w", err)
+	}
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM checkpoints WHERE size = ?`, size).Scan(&n); err != nil {
+		return fmt.Errorf("read checkpoints: %w", err)
+	}
+	if n > 0 || size == 0 {
+		return nil
+	}
+	var hashes [][]byte
+	if err := json.Unmarshal([]byte(hashesJSON), &hashes); err != nil {
+		return fmt.Errorf("read log state: %w", err)
+	}
+	tree, err := ledger.RestoreTree(size, hashes)
+	if err != nil {
+		return fmt.Errorf("restore log tree: %w", err)
+	}
+	root, err := tree.Root()
+	if err != nil {
+		return err
+	}
+	_, err = v.checkpointFor(ctx, tx, &appended{Size: size, Root: root})
+	return err
 }
 
 // logOnly appends entries in a transaction of their own: for events, such
