@@ -8,7 +8,9 @@
 // storage. Package vault keeps leaf hashes and tree state in its database
 // and calls these functions inside its transactions; it reads leaf hashes
 // back through the one-method HashReader, as golang.org/x/mod/sumdb/tlog
-// does. MemoryHashes is an in-memory HashReader for tests.
+// does, and stored interior nodes through NodeReader (Tree.AppendVisit
+// reports each node as it completes). MemoryHashes is an in-memory
+// HashReader for tests.
 //
 // Invariants:
 //
@@ -27,10 +29,13 @@
 //     and agrees with its claims, and the entry is included under a
 //     checkpoint signed by the same vault.
 //   - Every parser of material that crosses a trust boundary (entries,
-//     checkpoints, proofs, receipt bundles) has a size limit, refuses
+//     checkpoints, proofs, entry proofs, receipt bundles, claims, claim
+//     responses) has a size limit, refuses
 //     unknown fields and non-canonical encodings, and is fuzzed.
 //   - Money is integer minor units with a currency or token code, never a
-//     float.
+//     float. A claim is signed by the vault (IssueClaim); the requester
+//     answers it with a signed acknowledgement or dispute
+//     (SignClaimResponse) naming the claim and its receipts.
 //
 // Errors that callers branch on are sentinels (ErrMalformed, ErrTooLarge,
 // ErrBadSignature, ErrWrongVault, ErrMismatch, ErrNotIncluded,

@@ -18,6 +18,14 @@
 //     run cannot both run, and a nonce cannot be used twice.
 //   - The log's tree state is read inside each write transaction, so several
 //     processes (trove serve and a trove command) can append safely.
+//   - Group commit: every write (a state change and its entries) is a
+//     function queued to one writer goroutine, which runs a batch of them
+//     in one transaction, each in its own SAVEPOINT (one failing write
+//     rolls back alone), signs one checkpoint for the state the batch
+//     leaves, and commits with one fsync. Callers learn their outcome only
+//     after that commit; a full queue refuses at once (ETOOMANY).
+//   - The interior nodes of the log's tree are stored as they complete, so
+//     a proof reads O(log n) rows.
 //
 // Only this package knows SQL.
 package vault
