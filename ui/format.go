@@ -94,6 +94,10 @@ func eventTitle(e ledger.Entry) string {
 			return "A payment is owed to you"
 		}
 		return "A payment is owed to you: " + money(amount, f["currency"])
+	case ledger.ClaimAcknowledged:
+		return "A requester acknowledged a payment it owes you"
+	case ledger.ClaimDisputed:
+		return "A requester disputed a payment"
 	case ledger.DatasetImported:
 		return "You added the dataset “" + f["dataset"] + "”"
 	case ledger.DatasetDeleted:
@@ -111,7 +115,7 @@ func eventKind(t ledger.EventType) string {
 		return "run"
 	case ledger.JobRejected, ledger.RequestDenied, ledger.DatasetDeleted:
 		return "refused"
-	case ledger.ClaimCreated:
+	case ledger.ClaimCreated, ledger.ClaimAcknowledged, ledger.ClaimDisputed:
 		return "money"
 	case ledger.RequestReceived, ledger.RequestApproved:
 		return "request"
@@ -132,6 +136,8 @@ var eventTypes = []struct {
 	{ledger.RunFinished, "Runs finished"},
 	{ledger.ResultReleased, "Results released"},
 	{ledger.ClaimCreated, "Payments owed"},
+	{ledger.ClaimAcknowledged, "Payments acknowledged"},
+	{ledger.ClaimDisputed, "Payments disputed"},
 	{ledger.DatasetImported, "Datasets added"},
 	{ledger.DatasetDeleted, "Datasets deleted"},
 	{ledger.OwnerLogin, "Sign-ins"},
