@@ -148,15 +148,27 @@ func (c *Client) Checkpoint(ctx context.Context) ([]byte, error) {
 
 // InclusionProof asks for a proof that entry index is in the tree of size.
 func (c *Client) InclusionProof(ctx context.Context, index, size uint64) (*Proof, error) {
-	var p Proof
-	return &p, c.do(ctx, http.MethodGet, fmt.Sprintf("/v1/log/proof/inclusion?index=%d&size=%d", index, size), nil, &p)
+	return c.proof(ctx, fmt.Sprintf("/v1/log/proof/inclusion?index=%d&size=%d", index, size))
 }
 
 // ConsistencyProof asks for a proof that the tree of size from is a prefix
 // of the tree of size to.
 func (c *Client) ConsistencyProof(ctx context.Context, from, to uint64) (*Proof, error) {
-	var p Proof
-	return &p, c.do(ctx, http.MethodGet, fmt.Sprintf("/v1/log/proof/consistency?from=%d&to=%d", from, to), nil, &p)
+	return c.proof(ctx, fmt.Sprintf("/v1/log/proof/consistency?from=%d&to=%d", from, to))
+}
+
+// proof fetches a proof and parses it strictly (ledger.ParseProof): size
+// limit, known keys, hashes of the right length. It is not verified here.
+func (c *Client) proof(ctx context.Context, path string) (*Proof, error) {
+	var b []byte
+	if err := c.do(ctx, http.MethodGet, path, nil, &b); err != nil {
+		return nil, err
+	}
+	p, err := ledger.ParseProof(b)
+	if err != nil {
+		return nil, &trove.Error{Code: trove.EINVALID, Reason: "bad_proof", Message: "the vault's proof is malformed", Err: err}
+	}
+	return &Proof{Index: p.Index, From: p.From, Size: p.Size, Hashes: p.Hashes}, nil
 }
 
 // LogEntry returns the log entry at index as the vault logged it

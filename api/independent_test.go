@@ -123,6 +123,13 @@ func TestLogVerifiesIndependentlyOverHTTP(t *testing.T) {
 			t.Fatalf("receipt inclusion proof: %v", err)
 		}
 	}
+	// Empty proofs (a one-leaf tree, equal sizes) come through as empty.
+	if p, err := w.client.InclusionProof(w.ctx, 0, 1); err != nil || len(p.Hashes) != 0 {
+		t.Fatalf("inclusion in a one-leaf tree: %v, %v", p, err)
+	}
+	if p, err := w.client.ConsistencyProof(w.ctx, size, size); err != nil || len(p.Hashes) != 0 {
+		t.Fatalf("consistency of a tree with itself: %v, %v", p, err)
+	}
 	// Out-of-range and malformed indexes are refused precisely.
 	if _, err := w.client.LogEntry(w.ctx, size); trove.ErrorCode(err) != trove.ENOTFOUND {
 		t.Fatalf("entry past the end: %v", err)

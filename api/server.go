@@ -292,7 +292,7 @@ func (s *Server) inclusionProof(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, Proof{Index: index, Size: size, Hashes: hashes})
+	return c.JSON(http.StatusOK, Proof{Index: index, Size: size, Hashes: nonNil(hashes)})
 }
 
 func (s *Server) consistencyProof(c echo.Context) error {
@@ -308,7 +308,15 @@ func (s *Server) consistencyProof(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, Proof{From: from, Size: to, Hashes: hashes})
+	return c.JSON(http.StatusOK, Proof{From: from, Size: to, Hashes: nonNil(hashes)})
+}
+
+// nonNil makes an empty proof encode as [], not null.
+func nonNil(hashes [][]byte) [][]byte {
+	if hashes == nil {
+		return [][]byte{}
+	}
+	return hashes
 }
 
 // logEntry serves the entry at an index, exactly the bytes logged, so
