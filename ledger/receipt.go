@@ -40,8 +40,8 @@ type ReceiptClaims struct {
 	// algorithm's id (builtin:stats@1).
 	Algorithm string
 	// ParamsSHA256 is the lowercase sha256 hex of the job's parameters as
-	// compact JSON (json.Compact); of the empty string when there were
-	// none.
+	// the vault received them, compacted (json.Compact, which keeps string
+	// escapes as sent); of the empty string when there were none.
 	ParamsSHA256 string
 	// OutputSHA256 is the lowercase sha256 hex of the output.
 	OutputSHA256 string

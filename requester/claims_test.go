@@ -205,3 +205,16 @@ func mustJSON(t *testing.T, e *ledger.Entry) []byte {
 	}
 	return b
 }
+
+// The receipt's params hash is over the parameters as sent, so a run
+// with parameters that JSON encoding escapes still verifies.
+func TestRunWithParamsVerifies(t *testing.T) {
+	s := newServed(t)
+	run, err := s.req.RunJob(context.Background(), s.client, s.credential, nil, []byte(`{ "note": "<b> & </b>" }`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if run.Receipt.ParamsSHA256 == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" {
+		t.Fatal("params hash of a run with parameters is the empty string's")
+	}
+}

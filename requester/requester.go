@@ -1,7 +1,6 @@
 package requester
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -248,12 +247,15 @@ func (r *Requester) RunJob(ctx context.Context, c *api.Client, credential string
 		return run, &trove.Error{Code: trove.EFORBIDDEN, Reason: "bad_receipt", Message: "the vault's receipt does not verify", Err: err}
 	}
 	sum := sha256.Sum256(job.Result)
-	var compact bytes.Buffer
-	if err := json.Compact(&compact, params); err != nil {
-		compact.Reset()
-		compact.Write(params)
+	// The receipt hashes the parameters as the vault received them, which
+	// is how the client encoded them (compact, HTML-escaped).
+	var sent []byte
+	if len(params) > 0 {
+		if sent, err = json.Marshal(params); err != nil {
+			return run, err
+		}
 	}
-	psum := sha256.Sum256(compact.Bytes())
+	psum := sha256.Sum256(sent)
 	if rc.OutputSHA256 != hex.EncodeToString(sum[:]) || rc.JobID != job.ID || rc.ConsentID != cred.ID || rc.Requester != r.DID() ||
 		rc.ParamsSHA256 != hex.EncodeToString(psum[:]) {
 		return run, trove.Errorf(trove.EFORBIDDEN, "the receipt does not describe this job and its result")
