@@ -78,6 +78,11 @@ func TestBatchedWriteFailsAlone(t *testing.T) {
 	if err != nil || size != n-n/5 {
 		t.Fatalf("log size %d (%v), want %d", size, err, n-n/5)
 	}
+	// The queued writes were one batch: one transaction, one checkpoint.
+	var cps int
+	if err := v.db.QueryRow(`SELECT count(*) FROM checkpoints`).Scan(&cps); err != nil || cps != 1 {
+		t.Fatalf("%d checkpoints (%v), want 1 for one batch", cps, err)
+	}
 	if _, err := v.VerifyLog(ctx); err != nil {
 		t.Fatal(err)
 	}
