@@ -685,3 +685,50 @@ func (v *Vault) receiptPolicy(ctx context.Context, tx *sql.Tx, c *Consent, job *
 	rc.DP = &dp
 	return nil
 }
+
+// FailInterruptedJobs marks failed, with reason "interrupted" and a log
+// entry each, the jobs left running by a vault process that stopped
+// mid-run (a crash, a kill, a failed release): their results never left
+// and never will. trove serve calls it when it starts, as the one process
+// that runs this vault's jobs; it returns how many it failed.
+func (v *Vault) FailInterruptedJobs(ctx context.Context) (int, error) {
+	now := v.now()
+	n := 0
+	err := v.writeWait(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `SELECT id, requester FROM jobs WHERE state = 'running' ORDER BY created_at, id`)
+		if err != nil {
+			return err
+		}
+		type job struct{ id, requester string }
+		var jobs []job
+		for rows.Next() {
+			var j job
+			if err := rows.Scan(&j.id, &j.requester); err != nil {
+				rows.Close()
+				return err
+			}
+			jobs = append(jobs, j)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		var entries []ledger.Entry
+		for _, j := range jobs {
+			if _, err := tx.ExecContext(ctx, `UPDATE jobs SET state = 'failed', reason = 'interrupted', output = NULL, finished_at = ? WHERE id = ? AND state = 'running'`,
+				formatTime(now), j.id); err != nil {
+				return err
+			}
+			entries = append(entries, ledger.Entry{Type: ledger.RunFinished, Time: now, Subject: j.requester,
+				Fields: map[string]string{"job_id": j.id, "status": "failed", "reason": "interrupted"}})
+		}
+		if len(entries) > 0 {
+			if _, err := v.appendLog(ctx, tx, entries...); err != nil {
+				return err
+			}
+		}
+		n = len(jobs)
+		return nil
+	})
+	return n, err
+}

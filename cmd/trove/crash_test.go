@@ -50,7 +50,7 @@ var publicAPIRE = regexp.MustCompile(`^Public API on (http://\S+)$`)
 // until it prints its URL.
 func startVault(t *testing.T, bin, home, pass string) *vaultProcess {
 	t.Helper()
-	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0")
+	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--ui-addr", "127.0.0.1:0")
 	cmd.Env = append(os.Environ(), "TROVE_HOME="+home, "TROVE_PASSPHRASE="+pass)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -248,6 +248,7 @@ func crashOnce(t *testing.T, bin string, seed uint64) {
 		"claim without receipt":  `SELECT count(*) FROM claims c LEFT JOIN jobs j ON j.receipt_id = c.receipt_id AND j.state = 'succeeded' WHERE j.id IS NULL`,
 		"receipt without claim":  `SELECT count(*) FROM jobs j LEFT JOIN claims c ON c.receipt_id = j.receipt_id WHERE j.receipt_id IS NOT NULL AND c.id IS NULL`,
 		"output without receipt": `SELECT count(*) FROM jobs WHERE output IS NOT NULL AND receipt_id IS NULL`,
+		"job left running":       `SELECT count(*) FROM jobs WHERE state = 'running'`,
 	} {
 		var n int
 		if err := db.QueryRow(q).Scan(&n); err != nil || n != 0 {
@@ -287,5 +288,9 @@ func crashOnce(t *testing.T, bin string, seed uint64) {
 			t.Fatalf("receipt %s received but not logged", r.receipt.ID)
 		}
 	}
-	t.Logf("seed %d: killed after %d receipts received; %d released in the log", seed, len(got), len(released))
+	var interrupted int
+	if err := db.QueryRow(`SELECT count(*) FROM jobs WHERE reason = 'interrupted'`).Scan(&interrupted); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("seed %d: killed after %d receipts received; %d released in the log; %d jobs interrupted", seed, len(got), len(released), interrupted)
 }

@@ -41,6 +41,13 @@ address: anyone who can reach it and steal a link could act as you.`,
 				return err
 			}
 			logger := slog.New(slog.NewTextHandler(cfg.Stderr, nil))
+			// Jobs a previous server left running (it crashed or was
+			// killed) are failed: their results never left.
+			if n, err := v.FailInterruptedJobs(cmd.Context()); err != nil {
+				return err
+			} else if n > 0 {
+				logger.Warn("failed jobs interrupted by a previous stop", "jobs", n)
+			}
 			srv := api.NewServer(v, addr, logger)
 			if err := srv.Open(); err != nil {
 				return err
