@@ -144,3 +144,26 @@ func waitQueued(t *testing.T, v *Vault, n int) {
 }
 
 func runtimeGosched() { runtime.Gosched() }
+
+// A write that panics fails alone, as an internal error; the writer and
+// the other writes go on.
+func TestPanickingWriteFailsAlone(t *testing.T) {
+	v := createForTest(t, Config{})
+	ctx := context.Background()
+	err := v.write(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES ('panicked', 'x')`); err != nil {
+			return err
+		}
+		panic("boom")
+	})
+	if trove.ErrorCode(err) != trove.EINTERNAL {
+		t.Fatalf("panicking write: %v, want EINTERNAL", err)
+	}
+	if err := v.logOnly(ctx, ledger.Entry{Type: ledger.JobRejected, Time: v.now(), Fields: map[string]string{"after": "panic"}}); err != nil {
+		t.Fatalf("write after a panic: %v", err)
+	}
+	var n int
+	if err := v.db.QueryRow(`SELECT count(*) FROM meta WHERE key = 'panicked'`).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("the panicking write's change: %d rows (%v), want rolled back", n, err)
+	}
+}
