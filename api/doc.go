@@ -2,7 +2,8 @@
 // requesters use to call it.
 //
 // The server serves a vault to requesters: the catalog, consent requests,
-// challenges, jobs, receipts, the log's checkpoints and proofs, claims.
+// challenges, jobs, receipts, the log's checkpoints, entries and proofs,
+// claims and the requester's signed acknowledgement or dispute of them.
 // Every body has a size limit, unknown JSON fields are refused, and every
 // error is an application/problem+json document (RFC 9457) whose `type`
 // URI is stable; trove.Error codes map to HTTP statuses in exactly one
