@@ -88,13 +88,29 @@ func newWorldWith(t *testing.T, change func(*vault.Config)) *world {
 // ask sends a consent request signed by signer and returns its id.
 func (w *world) ask(signer *did.Key, algorithm string, runs int, validity time.Duration) string {
 	w.t.Helper()
+	return w.send(signer, w.request(signer, algorithm, runs, validity))
+}
+
+// request returns the standard request: all columns, research, results
+// released, 125 EUR per run.
+func (w *world) request(signer *did.Key, algorithm string, runs int, validity time.Duration) consent.Request {
 	now := w.clock.Now()
-	id := fmt.Sprintf("req-%d", now.UnixNano()+int64(len(algorithm))+int64(runs))
-	token, err := consent.SignRequest(signer, consent.Request{
-		ID: id, Requester: signer.DID(), Vault: w.vault.DID(), Dataset: dsName, Algorithm: algorithm,
-		Purpose: "research", MaxRuns: runs, Price: consent.Money{Amount: 125, Currency: "EUR"},
+	return consent.Request{
+		ID: fmt.Sprintf("req-%d", now.UnixNano()+int64(len(algorithm))+int64(runs)), Requester: signer.DID(),
+		Vault: w.vault.DID(), Dataset: dsName, Algorithm: algorithm,
+		Purpose: "research", PurposeCode: consent.PurposeResearch, MaxRuns: runs,
+		Output: consent.OutputPolicy{Policy: consent.OutputRelease},
+		Price:  consent.Money{Amount: 125, Currency: "EUR"}, Per: consent.PerRun,
 		ExpiresAt: now.Add(validity), CreatedAt: now,
-	}, now)
+	}
+}
+
+// send signs req with signer, submits it, and returns its id.
+func (w *world) send(signer *did.Key, req consent.Request) string {
+	w.t.Helper()
+	id := req.ID
+	now := w.clock.Now()
+	token, err := consent.SignRequest(signer, req, now)
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -275,8 +291,9 @@ func TestJobEndToEndBuiltinWithRequester(t *testing.T) {
 		t.Fatal(err)
 	}
 	st, err := r.RequestConsent(w.ctx, w.client, requester.Ask{
-		Dataset: dsName, Algorithm: "builtin:stats@1", Purpose: "research", MaxRuns: 3,
-		Price: consent.Money{Amount: 40, Currency: "USD"}, Validity: time.Hour,
+		Dataset: dsName, Algorithm: "builtin:stats@1", Purpose: "research", PurposeCode: consent.PurposeResearch, MaxRuns: 3,
+		Output: consent.OutputPolicy{Policy: consent.OutputRelease},
+		Price:  consent.Money{Amount: 40, Currency: "USD"}, Per: consent.PerRun, Validity: time.Hour,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -425,7 +442,8 @@ func TestRejectsDeniedRequestUsedAnyway(t *testing.T) {
 	}
 	forged, err := consent.Issue(w.key, w.key.DID(), consent.Terms{
 		Vault: w.vault.DID(), Dataset: dsName, DatasetDigest: w.digest, Algorithm: "builtin:stats@1",
-		Purpose: "research", MaxRuns: 5, Price: consent.Money{Amount: 125, Currency: "EUR"},
+		Columns: []string{"mean_radius"}, Purpose: "research", PurposeCode: consent.PurposeResearch, MaxRuns: 5,
+		Output: consent.OutputPolicy{Policy: consent.OutputRelease}, Price: consent.Money{Amount: 125, Currency: "EUR"}, Per: consent.PerRun,
 	}, w.clock.Now(), w.clock.Now().Add(time.Hour), "urn:uuid:00000000-0000-4000-8000-000000000000")
 	if err != nil {
 		t.Fatal(err)

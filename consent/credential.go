@@ -45,13 +45,16 @@ type vcPrice struct {
 }
 
 type vcSubject struct {
-	ID        string    `json:"id"`
-	Vault     string    `json:"vault"`
-	Dataset   vcDataset `json:"dataset"`
-	Algorithm string    `json:"algorithm"`
-	Purpose   string    `json:"purpose"`
-	MaxRuns   int       `json:"maxRuns"`
-	Price     vcPrice   `json:"price"`
+	ID          string       `json:"id"`
+	Vault       string       `json:"vault"`
+	Dataset     vcDataset    `json:"dataset"`
+	Algorithm   string       `json:"algorithm"`
+	Columns     []string     `json:"columns"`
+	Purpose     string       `json:"purpose"`
+	PurposeCode string       `json:"purposeCode"`
+	MaxRuns     int          `json:"maxRuns"`
+	Output      OutputPolicy `json:"output"`
+	Price       vcPrice      `json:"price"`
 }
 
 type vcClaim struct {
@@ -90,13 +93,16 @@ func Issue(owner Signer, subject string, t Terms, nbf, exp time.Time, id string)
 			Context: []string{CredentialsContext, ConsentContext},
 			Type:    []string{"VerifiableCredential", ConsentType},
 			CredentialSubject: vcSubject{
-				ID:        subject,
-				Vault:     t.Vault,
-				Dataset:   vcDataset{Name: t.Dataset, Digest: t.DatasetDigest},
-				Algorithm: t.Algorithm,
-				Purpose:   t.Purpose,
-				MaxRuns:   t.MaxRuns,
-				Price:     vcPrice{Amount: t.Price.Amount, Currency: t.Price.Currency, Per: PerRun},
+				ID:          subject,
+				Vault:       t.Vault,
+				Dataset:     vcDataset{Name: t.Dataset, Digest: t.DatasetDigest},
+				Algorithm:   t.Algorithm,
+				Columns:     t.Columns,
+				Purpose:     t.Purpose,
+				PurposeCode: t.PurposeCode,
+				MaxRuns:     t.MaxRuns,
+				Output:      t.Output,
+				Price:       vcPrice{Amount: t.Price.Amount, Currency: t.Price.Currency, Per: t.Per},
 			},
 		},
 	})
@@ -171,6 +177,7 @@ func checkVCEnvelope(vc fields, c *claims) error {
 // readTerms reads and checks vc.credentialSubject.
 func readTerms(vc fields, sub string) (Terms, error) {
 	var t Terms
+	var err error
 	cs, present, ok := vc.object("credentialSubject")
 	if !present || !ok {
 		return t, refuseField(ErrBadToken, "credentialSubject", "missing or not a single object")
@@ -181,7 +188,7 @@ func readTerms(vc fields, sub string) (Terms, error) {
 	for _, s := range []struct {
 		name string
 		dst  *string
-	}{{"vault", &t.Vault}, {"algorithm", &t.Algorithm}, {"purpose", &t.Purpose}} {
+	}{{"vault", &t.Vault}, {"algorithm", &t.Algorithm}, {"purpose", &t.Purpose}, {"purposeCode", &t.PurposeCode}} {
 		if *s.dst, present, ok = cs.str(s.name); !present || !ok {
 			return t, refuseField(ErrBadToken, "credentialSubject."+s.name, "missing or not a string")
 		}
@@ -195,6 +202,12 @@ func readTerms(vc fields, sub string) (Terms, error) {
 	}
 	if t.DatasetDigest, present, ok = ds.str("digest"); !present || !ok {
 		return t, refuseField(ErrBadToken, "credentialSubject.dataset.digest", "missing or not a string")
+	}
+	if t.Columns, present, ok = cs.strings("columns", false); !present || !ok {
+		return t, refuseField(ErrBadToken, "credentialSubject.columns", "missing or not an array of strings")
+	}
+	if t.Output, err = readOutput(cs, ErrBadToken, "credentialSubject.output"); err != nil {
+		return t, err
 	}
 	n, present, ok := cs.integer("maxRuns")
 	if !present || !ok || n < 1 || n > MaxRuns {
@@ -210,8 +223,8 @@ func readTerms(vc fields, sub string) (Terms, error) {
 		return t, err
 	}
 	t.Price = m
-	if per, _, _ := price.str("per"); per != PerRun {
-		return t, refuseField(ErrBadToken, "credentialSubject.price.per", "must be "+PerRun)
+	if t.Per, present, ok = price.str("per"); !present || !ok {
+		return t, refuseField(ErrBadToken, "credentialSubject.price.per", "missing or not a string")
 	}
 	return t, checkTerms(ErrBadToken, t, credentialNames)
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -23,7 +24,7 @@ func TestCredentialRoundTrip(t *testing.T) {
 		NotBefore: now.Add(-time.Hour), Expires: now.Add(24 * time.Hour), IssuedAt: now.Add(-time.Hour),
 		Terms: testTerms(k.owner.DID()), Raw: tok,
 	}
-	if *c != want {
+	if !reflect.DeepEqual(*c, want) {
 		t.Fatalf("got %+v\nwant %+v", *c, want)
 	}
 	hdr, payload, _ := segments(t, tok)
@@ -167,9 +168,29 @@ func TestCredentialAttacks(t *testing.T) {
 			sub(c, "vc")["@context"] = []any{ConsentContext, CredentialsContext}
 			return forge(t, k.owner, ownerHdr, c)
 		}, now, ErrBadToken},
-		{"price per 1000 rows", func() string {
+		{"no columns", func() string {
 			c := vcClaims(k)
-			sub(c, "vc", "credentialSubject", "price")["per"] = "1000-rows"
+			delete(sub(c, "vc", "credentialSubject"), "columns")
+			return forge(t, k.owner, ownerHdr, c)
+		}, now, ErrBadToken},
+		{"no output policy", func() string {
+			c := vcClaims(k)
+			delete(sub(c, "vc", "credentialSubject"), "output")
+			return forge(t, k.owner, ownerHdr, c)
+		}, now, ErrBadToken},
+		{"epsilon not a number", func() string {
+			c := vcClaims(k)
+			sub(c, "vc", "credentialSubject", "output")["epsilon"] = "0.5"
+			return forge(t, k.owner, ownerHdr, c)
+		}, now, ErrBadToken},
+		{"unknown purpose code", func() string {
+			c := vcClaims(k)
+			sub(c, "vc", "credentialSubject")["purposeCode"] = "ads"
+			return forge(t, k.owner, ownerHdr, c)
+		}, now, ErrBadToken},
+		{"price per hour", func() string {
+			c := vcClaims(k)
+			sub(c, "vc", "credentialSubject", "price")["per"] = "hour"
 			return forge(t, k.owner, ownerHdr, c)
 		}, now, ErrBadToken},
 		{"amount as a float", func() string {
@@ -309,6 +330,17 @@ func TestIssueRefuses(t *testing.T) {
 		{"ends before it starts", k.requester.DID(), nil, now.Add(48 * time.Hour), consentID, "exp"},
 		{"no digest", k.requester.DID(), func(t Terms) Terms { t.DatasetDigest = ""; return t }, now, consentID, "credentialSubject.dataset.digest"},
 		{"vault not a DID", k.requester.DID(), func(t Terms) Terms { t.Vault = "vault"; return t }, now, consentID, "credentialSubject.vault"},
+		{"no columns", k.requester.DID(), func(t Terms) Terms { t.Columns = nil; return t }, now, consentID, "credentialSubject.columns"},
+		{"a column twice", k.requester.DID(), func(t Terms) Terms { t.Columns = []string{"a", "a"}; return t }, now, consentID, "credentialSubject.columns"},
+		{"empty column name", k.requester.DID(), func(t Terms) Terms { t.Columns = []string{""}; return t }, now, consentID, "credentialSubject.columns"},
+		{"control in column name", k.requester.DID(), func(t Terms) Terms { t.Columns = []string{"a\x00"}; return t }, now, consentID, "credentialSubject.columns"},
+		{"unknown purpose code", k.requester.DID(), func(t Terms) Terms { t.PurposeCode = "fun"; return t }, now, consentID, "credentialSubject.purposeCode"},
+		{"unknown output policy", k.requester.DID(), func(t Terms) Terms { t.Output = OutputPolicy{Policy: "publish"}; return t }, now, consentID, "credentialSubject.output"},
+		{"dp without epsilon", k.requester.DID(), func(t Terms) Terms { t.Output.Epsilon = 0; return t }, now, consentID, "credentialSubject.output"},
+		{"dp epsilon too large", k.requester.DID(), func(t Terms) Terms { t.Output.Epsilon = 101; return t }, now, consentID, "credentialSubject.output"},
+		{"dp delta of 1", k.requester.DID(), func(t Terms) Terms { t.Output.Delta = 1; return t }, now, consentID, "credentialSubject.output"},
+		{"release with epsilon", k.requester.DID(), func(t Terms) Terms { t.Output.Policy = OutputRelease; return t }, now, consentID, "credentialSubject.output"},
+		{"unknown price unit", k.requester.DID(), func(t Terms) Terms { t.Per = "hour"; return t }, now, consentID, "credentialSubject.price.per"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

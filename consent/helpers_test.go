@@ -40,8 +40,10 @@ func testKeys(tb testing.TB) keys {
 func testTerms(vault string) Terms {
 	return Terms{
 		Vault: vault, Dataset: "breast_cancer", DatasetDigest: dataDigest,
-		Algorithm: "builtin:stats@1", Purpose: "Study of tumour size distributions.",
-		MaxRuns: 3, Price: Money{Amount: 150, Currency: "EUR"},
+		Algorithm: "builtin:stats@1", Columns: []string{"radius", "texture"},
+		Purpose: "Study of tumour size distributions.", PurposeCode: PurposeResearch,
+		MaxRuns: 3, Output: OutputPolicy{Policy: OutputDP, Epsilon: 0.5, Delta: 1e-6},
+		Price: Money{Amount: 150, Currency: "EUR"}, Per: PerRun,
 	}
 }
 
@@ -79,13 +81,16 @@ func vcClaims(k keys) map[string]any {
 			"@context": []any{CredentialsContext, ConsentContext},
 			"type":     []any{"VerifiableCredential", ConsentType},
 			"credentialSubject": map[string]any{
-				"id":        k.requester.DID(),
-				"vault":     k.owner.DID(),
-				"dataset":   map[string]any{"name": "breast_cancer", "digest": dataDigest},
-				"algorithm": "builtin:stats@1",
-				"purpose":   "Study of tumour size distributions.",
-				"maxRuns":   3,
-				"price":     map[string]any{"amount": 150, "currency": "EUR", "per": "run"},
+				"id":          k.requester.DID(),
+				"vault":       k.owner.DID(),
+				"dataset":     map[string]any{"name": "breast_cancer", "digest": dataDigest},
+				"algorithm":   "builtin:stats@1",
+				"columns":     []any{"radius", "texture"},
+				"purpose":     "Study of tumour size distributions.",
+				"purposeCode": "research",
+				"maxRuns":     3,
+				"output":      map[string]any{"policy": "dp", "epsilon": 0.5, "delta": 1e-6},
+				"price":       map[string]any{"amount": 150, "currency": "EUR", "per": "run"},
 			},
 		},
 	}

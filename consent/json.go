@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -155,6 +156,20 @@ func (f fields) integer(name string) (n int64, present, ok bool) {
 	}
 	n, err := strconv.ParseInt(string(raw), 10, 64)
 	return n, true, err == nil
+}
+
+// number returns the JSON number under name as a float64; ok is false
+// when it is there but not a finite number.
+func (f fields) number(name string) (x float64, present, ok bool) {
+	raw, present := f[name]
+	if !present {
+		return 0, false, true
+	}
+	if len(raw) == 0 || (raw[0] != '-' && (raw[0] < '0' || raw[0] > '9')) {
+		return 0, true, false
+	}
+	x, err := strconv.ParseFloat(string(raw), 64)
+	return x, true, err == nil && !math.IsInf(x, 0) && !math.IsNaN(x)
 }
 
 // object returns the object under name.

@@ -2,6 +2,7 @@ package consent
 
 import (
 	"encoding/json"
+	"reflect"
 	"testing"
 	"time"
 )
@@ -17,7 +18,7 @@ func TestPresentationRoundTrip(t *testing.T) {
 	if p.Holder != k.requester.DID() || p.Nonce != "n-0123456789abcdef" || p.ID == "" {
 		t.Fatalf("got %+v", p)
 	}
-	if p.Credential == nil || p.Credential.Raw != cred || p.Credential.ID != consentID || p.Credential.Terms != testTerms(k.owner.DID()) {
+	if p.Credential == nil || p.Credential.Raw != cred || p.Credential.ID != consentID || !reflect.DeepEqual(p.Credential.Terms, testTerms(k.owner.DID())) {
 		t.Fatalf("credential %+v", p.Credential)
 	}
 	hdr, payload, _ := segments(t, vp)

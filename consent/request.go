@@ -8,16 +8,30 @@ import (
 // allow. The requester signs it (SignRequest); the vault verifies it
 // (VerifyRequest) and keeps it until the owner decides.
 type Request struct {
-	ID        string    `json:"id"`        // chosen (at random) by the requester; the token's jti
-	Requester string    `json:"requester"` // the requester's DID; the token's iss
-	Vault     string    `json:"vault"`     // the vault's DID; the token's aud
-	Dataset   string    `json:"dataset"`
-	Algorithm string    `json:"algorithm"`  // lowercase hex sha256 of a wasm module, or a built-in id
-	Purpose   string    `json:"purpose"`    // free text, at most MaxPurposeLen characters
-	MaxRuns   int       `json:"max_runs"`   // 1 to MaxRuns
-	Price     Money     `json:"price"`      // per run
-	ExpiresAt time.Time `json:"expires_at"` // when the requested consent should end; the token's exp
-	CreatedAt time.Time `json:"created_at"` // the token's iat
+	ID          string       `json:"id"`        // chosen (at random) by the requester; the token's jti
+	Requester   string       `json:"requester"` // the requester's DID; the token's iss
+	Vault       string       `json:"vault"`     // the vault's DID; the token's aud
+	Dataset     string       `json:"dataset"`
+	Algorithm   string       `json:"algorithm"`         // lowercase hex sha256 of a wasm module, or a built-in id
+	Columns     []string     `json:"columns,omitempty"` // the columns asked for; none means all
+	Purpose     string       `json:"purpose"`           // free text, at most MaxPurposeLen characters
+	PurposeCode string       `json:"purpose_code"`      // one of PurposeCodes
+	MaxRuns     int          `json:"max_runs"`          // 1 to MaxRuns
+	Output      OutputPolicy `json:"output"`
+	Price       Money        `json:"price"`      // per Per
+	Per         string       `json:"per"`        // PerRun, PerRound or Per1000Rows
+	ExpiresAt   time.Time    `json:"expires_at"` // when the requested consent should end; the token's exp
+	CreatedAt   time.Time    `json:"created_at"` // the token's iat
+}
+
+// Terms returns the terms the request asks for, without a dataset digest
+// (the vault knows it) and with Columns as asked (none means all).
+func (r *Request) Terms() Terms {
+	return Terms{
+		Vault: r.Vault, Dataset: r.Dataset, Algorithm: r.Algorithm, Columns: r.Columns,
+		Purpose: r.Purpose, PurposeCode: r.PurposeCode, MaxRuns: r.MaxRuns,
+		Output: r.Output, Price: r.Price, Per: r.Per,
+	}
 }
 
 // requestClaim is the consent request's own claim in the token; iss, aud,
@@ -25,11 +39,14 @@ type Request struct {
 const requestClaim = "consentRequest"
 
 type requestBody struct {
-	Dataset   string `json:"dataset"`
-	Algorithm string `json:"algorithm"`
-	Purpose   string `json:"purpose"`
-	MaxRuns   int    `json:"maxRuns"`
-	Price     Money  `json:"price"`
+	Dataset     string       `json:"dataset"`
+	Algorithm   string       `json:"algorithm"`
+	Columns     []string     `json:"columns,omitempty"`
+	Purpose     string       `json:"purpose"`
+	PurposeCode string       `json:"purposeCode"`
+	MaxRuns     int          `json:"maxRuns"`
+	Output      OutputPolicy `json:"output"`
+	Price       vcPrice      `json:"price"`
 }
 
 // SignRequest returns r as a JWS (typ TypeRequest) signed by s. The
@@ -53,8 +70,9 @@ func SignRequest(s Signer, r Request, now time.Time) (string, error) {
 		"iat": numericDate(r.CreatedAt),
 		"exp": numericDate(r.ExpiresAt),
 		requestClaim: requestBody{
-			Dataset: r.Dataset, Algorithm: r.Algorithm, Purpose: r.Purpose,
-			MaxRuns: r.MaxRuns, Price: r.Price,
+			Dataset: r.Dataset, Algorithm: r.Algorithm, Columns: r.Columns,
+			Purpose: r.Purpose, PurposeCode: r.PurposeCode, MaxRuns: r.MaxRuns, Output: r.Output,
+			Price: vcPrice{Amount: r.Price.Amount, Currency: r.Price.Currency, Per: r.Per},
 		},
 	})
 }
@@ -97,11 +115,19 @@ func readRequestBody(f fields, r *Request) error {
 	for _, s := range []struct {
 		name string
 		dst  *string
-	}{{"dataset", &r.Dataset}, {"algorithm", &r.Algorithm}, {"purpose", &r.Purpose}} {
+	}{{"dataset", &r.Dataset}, {"algorithm", &r.Algorithm}, {"purpose", &r.Purpose}, {"purposeCode", &r.PurposeCode}} {
 		if *s.dst, present, ok = f.str(s.name); !present || !ok {
 			return refuseField(ErrInvalidRequest, s.name, "missing or not a string")
 		}
 	}
+	if r.Columns, _, ok = f.strings("columns", false); !ok {
+		return refuseField(ErrInvalidRequest, "columns", "not an array of strings")
+	}
+	out, err := readOutput(f, ErrInvalidRequest, "output")
+	if err != nil {
+		return err
+	}
+	r.Output = out
 	n, present, ok := f.integer("maxRuns")
 	if !present || !ok || n < 1 || n > MaxRuns {
 		return refuseField(ErrInvalidRequest, "maxRuns", "must be an integer from 1 to 10000")
@@ -116,7 +142,30 @@ func readRequestBody(f fields, r *Request) error {
 		return err
 	}
 	r.Price = m
+	if r.Per, present, ok = price.str("per"); !present || !ok {
+		return refuseField(ErrInvalidRequest, "price.per", "missing or not a string")
+	}
 	return nil
+}
+
+// readOutput reads the output policy object under "output"; errors name
+// it as name.
+func readOutput(f fields, code Code, name string) (OutputPolicy, error) {
+	var o OutputPolicy
+	obj, present, ok := f.object("output")
+	if !present || !ok {
+		return o, refuseField(code, name, "missing or not an object")
+	}
+	if o.Policy, present, ok = obj.str("policy"); !present || !ok {
+		return o, refuseField(code, name+".policy", "missing or not a string")
+	}
+	if o.Epsilon, _, ok = obj.number("epsilon"); !ok {
+		return o, refuseField(code, name+".epsilon", "not a number")
+	}
+	if o.Delta, _, ok = obj.number("delta"); !ok {
+		return o, refuseField(code, name+".delta", "not a number")
+	}
+	return o, nil
 }
 
 func readMoney(f fields, code Code, prefix string) (Money, error) {
@@ -139,11 +188,7 @@ func checkRequest(r *Request, now time.Time) error {
 	if !checkDID(r.Requester) {
 		return refuseField(ErrInvalidRequest, "iss", "not a DID")
 	}
-	t := Terms{
-		Vault: r.Vault, Dataset: r.Dataset, Algorithm: r.Algorithm,
-		Purpose: r.Purpose, MaxRuns: r.MaxRuns, Price: r.Price,
-	}
-	if err := checkTerms(ErrInvalidRequest, t, requestNames); err != nil {
+	if err := checkTerms(ErrInvalidRequest, r.Terms(), requestNames); err != nil {
 		return err
 	}
 	if !r.ExpiresAt.After(now) || !r.ExpiresAt.After(r.CreatedAt) {

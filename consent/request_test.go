@@ -1,6 +1,7 @@
 package consent
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -9,7 +10,8 @@ import (
 func testRequest(k keys) Request {
 	return Request{
 		ID: "req-7f3a", Vault: k.owner.DID(), Dataset: "breast_cancer", Algorithm: wasmDigest,
-		Purpose: "Train a tumour classifier.", MaxRuns: 10, Price: Money{Amount: 250, Currency: "USDC"},
+		Purpose: "Train a tumour classifier.", PurposeCode: PurposeModelTraining, MaxRuns: 10,
+		Output: OutputPolicy{Policy: OutputReview}, Price: Money{Amount: 250, Currency: "USDC"}, Per: Per1000Rows,
 		ExpiresAt: now.Add(30 * 24 * time.Hour),
 	}
 }
@@ -26,7 +28,7 @@ func TestRequestRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.Requester, r.CreatedAt = k.requester.DID(), now
-	if *got != r {
+	if !reflect.DeepEqual(*got, r) {
 		t.Fatalf("got %+v\nwant %+v", *got, r)
 	}
 	hdr, _, _ := segments(t, tok)
@@ -90,7 +92,9 @@ func TestVerifyRequestRefuses(t *testing.T) {
 			"iat": now.Unix(), "exp": now.Add(time.Hour).Unix(),
 			requestClaim: map[string]any{
 				"dataset": "breast_cancer", "algorithm": "builtin:stats@1", "purpose": "research",
-				"maxRuns": 2, "price": map[string]any{"amount": 0, "currency": "EUR"},
+				"maxRuns": 2, "price": map[string]any{"amount": 0, "currency": "EUR", "per": "run"},
+				"purposeCode": "research", "columns": []any{"radius"},
+				"output": map[string]any{"policy": "dp", "epsilon": 1, "delta": 0},
 			},
 		}
 	}
@@ -121,6 +125,31 @@ func TestVerifyRequestRefuses(t *testing.T) {
 			sub(c, requestClaim, "price")["amount"] = 2.5
 			return forge(t, k.requester, hdr, c)
 		}, 0, ErrInvalidRequest, "price.amount"},
+		{"no purpose code", func() string {
+			c := claims()
+			delete(sub(c, requestClaim), "purposeCode")
+			return forge(t, k.requester, hdr, c)
+		}, 0, ErrInvalidRequest, "purposeCode"},
+		{"columns not an array", func() string {
+			c := claims()
+			sub(c, requestClaim)["columns"] = "radius"
+			return forge(t, k.requester, hdr, c)
+		}, 0, ErrInvalidRequest, "columns"},
+		{"epsilon as a string", func() string {
+			c := claims()
+			sub(c, requestClaim, "output")["epsilon"] = "1"
+			return forge(t, k.requester, hdr, c)
+		}, 0, ErrInvalidRequest, "output.epsilon"},
+		{"dp with a negative delta", func() string {
+			c := claims()
+			sub(c, requestClaim, "output")["delta"] = -0.1
+			return forge(t, k.requester, hdr, c)
+		}, 0, ErrInvalidRequest, "output"},
+		{"no price unit", func() string {
+			c := claims()
+			delete(sub(c, requestClaim, "price"), "per")
+			return forge(t, k.requester, hdr, c)
+		}, 0, ErrInvalidRequest, "price.per"},
 		{"no request claim", func() string {
 			c := claims()
 			delete(c, requestClaim)

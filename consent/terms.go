@@ -2,6 +2,7 @@ package consent
 
 import (
 	"regexp"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -15,9 +16,49 @@ const (
 	MaxPurposeLen = 500
 	// MaxRuns is the most runs one consent may allow.
 	MaxRuns = 10000
-	// PerRun is the only pricing unit of the skeleton: Money per run.
-	PerRun = "run"
+	// MaxColumns is the most columns a consent may name.
+	MaxColumns = 1024
+	// MaxColumnNameLen is the longest column name, in bytes.
+	MaxColumnNameLen = 256
+	// MaxEpsilon is the largest differential-privacy ε a consent may grant.
+	MaxEpsilon = 100.0
 )
+
+// Pricing units: what one Price.Amount pays for.
+const (
+	PerRun      = "run"       // one job
+	PerRound    = "round"     // one round of federated training
+	Per1000Rows = "1000-rows" // each started thousand rows a job reads
+)
+
+// Purpose codes: the fixed list a purpose's free text is filed under.
+const (
+	PurposeResearch           = "research"
+	PurposeProductImprovement = "product-improvement"
+	PurposeModelTraining      = "model-training"
+	PurposeMarketing          = "marketing"
+	PurposeOther              = "other"
+)
+
+// PurposeCodes lists the purpose codes, in a fixed order.
+func PurposeCodes() []string {
+	return []string{PurposeResearch, PurposeProductImprovement, PurposeModelTraining, PurposeMarketing, PurposeOther}
+}
+
+// Output policies: what happens to a job's result.
+const (
+	OutputRelease = "release" // the result goes out as it is
+	OutputReview  = "review"  // the owner approves each result
+	OutputDP      = "dp"      // differential privacy within an (ε, δ) budget
+)
+
+// OutputPolicy is what a consent says about a job's result. Epsilon and
+// Delta are the whole budget of a dp consent and zero otherwise.
+type OutputPolicy struct {
+	Policy  string  `json:"policy"`
+	Epsilon float64 `json:"epsilon,omitempty"`
+	Delta   float64 `json:"delta,omitempty"`
+}
 
 // Money is an amount in integer minor units (cents, or a token's smallest
 // unit) of a currency or token code. Never a float.
@@ -27,16 +68,20 @@ type Money struct {
 }
 
 // Terms are what a Consent credential allows: which algorithm may run on
-// which dataset of which vault, for what purpose, how often, at what price
-// per run.
+// which columns of which dataset of which vault, for what purpose, how
+// often, with what output policy, at what price per unit.
 type Terms struct {
-	Vault         string // the vault's DID
-	Dataset       string // the dataset's name
-	DatasetDigest string // lowercase hex sha256 Merkle root of the dataset
-	Algorithm     string // lowercase hex sha256 of a wasm module, or a built-in id such as "builtin:stats@1"
-	Purpose       string // free text shown to the owner
+	Vault         string   // the vault's DID
+	Dataset       string   // the dataset's name
+	DatasetDigest string   // lowercase hex sha256 Merkle root of the dataset
+	Algorithm     string   // lowercase hex sha256 of a wasm module, or a built-in id such as "builtin:stats@1"
+	Columns       []string // the columns the algorithm may read; never empty in a credential
+	Purpose       string   // free text shown to the owner
+	PurposeCode   string   // one of PurposeCodes
 	MaxRuns       int
-	Price         Money // per run
+	Output        OutputPolicy
+	Price         Money  // per Per
+	Per           string // PerRun, PerRound or Per1000Rows
 }
 
 var (
@@ -78,28 +123,88 @@ func checkTerms(code Code, t Terms, names termNames) error {
 	if !currencyRE.MatchString(t.Price.Currency) {
 		return refuseField(code, names.currency, "3 to 12 uppercase letters or digits")
 	}
+	if t.Per != PerRun && t.Per != PerRound && t.Per != Per1000Rows {
+		return refuseField(code, names.per, "must be run, round or 1000-rows")
+	}
+	if !slices.Contains(PurposeCodes(), t.PurposeCode) {
+		return refuseField(code, names.purposeCode, "must be research, product-improvement, model-training, marketing or other")
+	}
+	if err := checkColumns(t.Columns, names.columnsRequired); err != nil {
+		return refuseField(code, names.columns, err.Error())
+	}
+	if err := checkOutput(t.Output); err != nil {
+		return refuseField(code, names.output, err.Error())
+	}
 	return nil
 }
 
-type purposeError string
+func checkColumns(cols []string, required bool) error {
+	if required && len(cols) == 0 {
+		return ruleError("must name at least one column")
+	}
+	if len(cols) > MaxColumns {
+		return ruleError("names more than 1024 columns")
+	}
+	seen := make(map[string]bool, len(cols))
+	for _, c := range cols {
+		switch {
+		case c == "" || len(c) > MaxColumnNameLen:
+			return ruleError("each column name must be 1 to 256 bytes")
+		case !utf8.ValidString(c):
+			return ruleError("a column name is not valid UTF-8")
+		case seen[c]:
+			return ruleError("names a column twice")
+		}
+		for _, r := range c {
+			if unicode.IsControl(r) || unicode.In(r, unicode.Bidi_Control) {
+				return ruleError("a column name contains a control character")
+			}
+		}
+		seen[c] = true
+	}
+	return nil
+}
 
-func (e purposeError) Error() string { return string(e) }
+func checkOutput(o OutputPolicy) error {
+	switch o.Policy {
+	case OutputRelease, OutputReview:
+		if o.Epsilon != 0 || o.Delta != 0 {
+			return ruleError("epsilon and delta belong to the dp policy only")
+		}
+		return nil
+	case OutputDP:
+		// The negated comparisons refuse NaN too.
+		if !(o.Epsilon > 0 && o.Epsilon <= MaxEpsilon) {
+			return ruleError("dp needs an epsilon above 0 and at most 100")
+		}
+		if !(o.Delta >= 0 && o.Delta < 1) {
+			return ruleError("dp needs a delta from 0 up to (not including) 1")
+		}
+		return nil
+	}
+	return ruleError("the policy must be release, review or dp")
+}
+
+// ruleError is the rule a field breaks, in words.
+type ruleError string
+
+func (e ruleError) Error() string { return string(e) }
 
 func checkPurpose(p string) error {
 	switch {
 	case p == "" || strings.TrimSpace(p) == "":
-		return purposeError("must not be empty")
+		return ruleError("must not be empty")
 	case !utf8.ValidString(p):
-		return purposeError("not valid UTF-8")
+		return ruleError("not valid UTF-8")
 	case utf8.RuneCountInString(p) > MaxPurposeLen:
-		return purposeError("longer than 500 characters")
+		return ruleError("longer than 500 characters")
 	}
 	for _, r := range p {
 		if unicode.IsControl(r) && r != '\n' && r != '\t' {
-			return purposeError("contains a control character")
+			return ruleError("contains a control character")
 		}
 		if unicode.In(r, unicode.Bidi_Control) {
-			return purposeError("contains a bidirectional control character")
+			return ruleError("contains a bidirectional control character")
 		}
 	}
 	return nil
@@ -109,17 +214,22 @@ func checkPurpose(p string) error {
 // between a request and a credential.
 type termNames struct {
 	vault, dataset, digest, algorithm, purpose, maxRuns, amount, currency string
+	per, purposeCode, columns, output                                     string
+	columnsRequired                                                       bool
 }
 
 var (
 	requestNames = termNames{
 		vault: "aud", dataset: "dataset", algorithm: "algorithm", purpose: "purpose",
 		maxRuns: "maxRuns", amount: "price.amount", currency: "price.currency",
+		per: "price.per", purposeCode: "purposeCode", columns: "columns", output: "output",
 	}
 	credentialNames = termNames{
 		vault: "credentialSubject.vault", dataset: "credentialSubject.dataset.name",
 		digest: "credentialSubject.dataset.digest", algorithm: "credentialSubject.algorithm",
 		purpose: "credentialSubject.purpose", maxRuns: "credentialSubject.maxRuns",
 		amount: "credentialSubject.price.amount", currency: "credentialSubject.price.currency",
+		per: "credentialSubject.price.per", purposeCode: "credentialSubject.purposeCode",
+		columns: "credentialSubject.columns", output: "credentialSubject.output", columnsRequired: true,
 	}
 )

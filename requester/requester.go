@@ -98,12 +98,16 @@ func (r *Requester) Home() string { return r.home }
 
 // Ask is what a requester asks a vault for.
 type Ask struct {
-	Dataset   string
-	Algorithm string // sha256 of a module, or a built-in id
-	Purpose   string
-	MaxRuns   int
-	Price     consent.Money
-	Validity  time.Duration // how long the consent should last
+	Dataset     string
+	Algorithm   string   // sha256 of a module, or a built-in id
+	Columns     []string // the columns to read; none means all
+	Purpose     string
+	PurposeCode string // one of consent.PurposeCodes
+	MaxRuns     int
+	Output      consent.OutputPolicy
+	Price       consent.Money
+	Per         string        // consent.PerRun, PerRound or Per1000Rows
+	Validity    time.Duration // how long the consent should last
 }
 
 // PendingRequest is what the requester keeps of a request it sent.
@@ -128,8 +132,9 @@ func (r *Requester) RequestConsent(ctx context.Context, c *api.Client, ask Ask) 
 	}
 	now := r.now().UTC()
 	req := consent.Request{
-		ID: id, Requester: r.DID(), Vault: cat.Vault, Dataset: ask.Dataset, Algorithm: ask.Algorithm,
-		Purpose: ask.Purpose, MaxRuns: ask.MaxRuns, Price: ask.Price, ExpiresAt: now.Add(ask.Validity), CreatedAt: now,
+		ID: id, Requester: r.DID(), Vault: cat.Vault, Dataset: ask.Dataset, Algorithm: ask.Algorithm, Columns: ask.Columns,
+		Purpose: ask.Purpose, PurposeCode: ask.PurposeCode, MaxRuns: ask.MaxRuns, Output: ask.Output,
+		Price: ask.Price, Per: ask.Per, ExpiresAt: now.Add(ask.Validity), CreatedAt: now,
 	}
 	token, err := consent.SignRequest(r.key, req, now)
 	if err != nil {

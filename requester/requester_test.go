@@ -70,7 +70,8 @@ func TestRewrittenLogIsDetected(t *testing.T) {
 		t.Fatal(err)
 	}
 	st, err := r.RequestConsent(ctx, client, requester.Ask{Dataset: "d", Algorithm: "builtin:stats@1", Purpose: "research",
-		MaxRuns: 5, Price: consent.Money{Amount: 1, Currency: "EUR"}, Validity: time.Hour})
+		PurposeCode: consent.PurposeResearch, MaxRuns: 5, Output: consent.OutputPolicy{Policy: consent.OutputRelease},
+		Price: consent.Money{Amount: 1, Currency: "EUR"}, Per: consent.PerRun, Validity: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -77,8 +77,9 @@ func (w *world) ask() string {
 	w.t.Helper()
 	st, err := w.req.RequestConsent(w.ctx, w.client, requester.Ask{
 		Dataset: sampledata.BreastCancerName, Algorithm: compute.ModuleHash(w.module),
-		Purpose: "Research: summary statistics of tumour measurements", MaxRuns: 3,
-		Price: consent.Money{Amount: 250, Currency: "EUR"}, Validity: 7 * 24 * time.Hour,
+		Purpose: "Research: summary statistics of tumour measurements", PurposeCode: consent.PurposeResearch, MaxRuns: 3,
+		Output: consent.OutputPolicy{Policy: consent.OutputRelease},
+		Price:  consent.Money{Amount: 250, Currency: "EUR"}, Per: consent.PerRun, Validity: 7 * 24 * time.Hour,
 	})
 	if err != nil {
 		w.t.Fatal(err)

@@ -10,16 +10,22 @@ import (
 	"slices"
 
 	"github.com/trove-project/trove"
+	"github.com/trove-project/trove/consent"
 	"github.com/trove-project/trove/ledger"
 )
 
 // claimTerms returns the pricing of a run under consent c: the price per
 // unit in minor units, its currency and the unit (ledger.PerRun or
-// ledger.Per1000Rows). Consents price per run (consent.PerRun) today;
-// when credentials carry other units (issue 3), this is the one place
-// that maps them.
+// ledger.Per1000Rows). A consent priced per federated round
+// (consent.PerRound) is paid per run: a round is one job on this vault.
+// Consents recorded before they carried a unit price per run.
 func claimTerms(c *Consent) (price int64, currency, per string) {
-	return c.Price.Amount, c.Price.Currency, ledger.PerRun
+	switch c.Per {
+	case consent.Per1000Rows:
+		return c.Price.Amount, c.Price.Currency, ledger.Per1000Rows
+	default:
+		return c.Price.Amount, c.Price.Currency, ledger.PerRun
+	}
 }
 
 // newClaim makes and signs the claim for the run rc records, priced by

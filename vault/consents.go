@@ -3,13 +3,16 @@ package vault
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/trove-project/trove"
 	"github.com/trove-project/trove/consent"
+	"github.com/trove-project/trove/dataset"
 	"github.com/trove-project/trove/ledger"
 )
 
@@ -31,18 +34,32 @@ type ConsentRequest struct {
 
 // Consent is an issued consent and how much of it is used.
 type Consent struct {
-	ID            string        `json:"id"`
-	RequestID     string        `json:"request_id"`
-	Requester     string        `json:"requester"`
-	Dataset       string        `json:"dataset"`
-	DatasetDigest string        `json:"dataset_digest"`
-	Algorithm     string        `json:"algorithm"`
-	MaxRuns       int           `json:"max_runs"`
-	RunsUsed      int           `json:"runs_used"`
-	Price         consent.Money `json:"price"`
-	NotBefore     time.Time     `json:"not_before"`
-	ExpiresAt     time.Time     `json:"expires_at"`
-	Credential    string        `json:"credential"`
+	ID            string               `json:"id"`
+	RequestID     string               `json:"request_id"`
+	Requester     string               `json:"requester"`
+	Dataset       string               `json:"dataset"`
+	DatasetDigest string               `json:"dataset_digest"`
+	Algorithm     string               `json:"algorithm"`
+	Columns       []string             `json:"columns"`
+	Purpose       string               `json:"purpose"`
+	PurposeCode   string               `json:"purpose_code"`
+	MaxRuns       int                  `json:"max_runs"`
+	RunsUsed      int                  `json:"runs_used"`
+	Output        consent.OutputPolicy `json:"output"`
+	Price         consent.Money        `json:"price"`
+	Per           string               `json:"per"`
+	NotBefore     time.Time            `json:"not_before"`
+	ExpiresAt     time.Time            `json:"expires_at"`
+	Credential    string               `json:"credential"`
+}
+
+// Terms returns the terms the consent grants.
+func (c *Consent) Terms(vaultDID string) consent.Terms {
+	return consent.Terms{
+		Vault: vaultDID, Dataset: c.Dataset, DatasetDigest: c.DatasetDigest, Algorithm: c.Algorithm,
+		Columns: c.Columns, Purpose: c.Purpose, PurposeCode: c.PurposeCode, MaxRuns: c.MaxRuns,
+		Output: c.Output, Price: c.Price, Per: c.Per,
+	}
 }
 
 // SubmitRequest verifies a signed consent request addressed to this vault
@@ -53,7 +70,15 @@ func (v *Vault) SubmitRequest(ctx context.Context, token string) (*ConsentReques
 	if err != nil {
 		return nil, &trove.Error{Code: trove.EINVALID, Reason: consentReason(err), Message: err.Error(), Err: err}
 	}
-	if _, err := v.Dataset(ctx, req.Dataset); err != nil {
+	ds, err := v.Dataset(ctx, req.Dataset)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkColumnsExist(ds, req.Columns); err != nil {
+		return nil, err
+	}
+	cols, output, err := encodeTerms(req.Columns, req.Output)
+	if err != nil {
 		return nil, err
 	}
 	err = v.write(ctx, func(tx *sql.Tx) error {
@@ -65,16 +90,19 @@ func (v *Vault) SubmitRequest(ctx context.Context, token string) (*ConsentReques
 			return trove.Errorf(trove.ECONFLICT, "a request with id %q exists", req.ID)
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO consent_requests
-			(id, requester, dataset, algorithm, purpose, max_runs, amount, currency, expires_at, token, state, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?)`,
+			(id, requester, dataset, algorithm, purpose, max_runs, amount, currency, expires_at, token, state, created_at,
+			 columns, purpose_code, output, per)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?)`,
 			req.ID, req.Requester, req.Dataset, req.Algorithm, req.Purpose, req.MaxRuns,
-			req.Price.Amount, req.Price.Currency, formatTime(req.ExpiresAt), token, formatTime(now))
+			req.Price.Amount, req.Price.Currency, formatTime(req.ExpiresAt), token, formatTime(now),
+			cols, req.PurposeCode, output, req.Per)
 		if err != nil {
 			return err
 		}
 		_, err = v.appendLog(ctx, tx, ledger.Entry{
 			Type: ledger.RequestReceived, Time: now, Subject: req.Requester,
-			Fields: map[string]string{"request_id": req.ID, "dataset": req.Dataset, "algorithm": req.Algorithm},
+			Fields: map[string]string{"request_id": req.ID, "dataset": req.Dataset, "algorithm": req.Algorithm,
+				"purpose_code": req.PurposeCode, "output": req.Output.Policy},
 		})
 		return err
 	})
@@ -121,8 +149,12 @@ func (v *Vault) scanRequest(s scanner) (*ConsentRequest, error) {
 	var r ConsentRequest
 	var expires, created string
 	var consentID, decided, credential sql.NullString
+	var cols, output string
 	if err := s.Scan(&r.ID, &r.Requester, &r.Dataset, &r.Algorithm, &r.Purpose, &r.MaxRuns, &r.Price.Amount, &r.Price.Currency,
-		&expires, &created, &r.State, &consentID, &decided, &credential); err != nil {
+		&expires, &created, &r.State, &consentID, &decided, &credential, &cols, &r.PurposeCode, &output, &r.Per); err != nil {
+		return nil, err
+	}
+	if err := decodeTerms(cols, output, &r.Columns, &r.Output); err != nil {
 		return nil, err
 	}
 	r.Vault = v.DID()
@@ -145,7 +177,7 @@ func (v *Vault) scanRequest(s scanner) (*ConsentRequest, error) {
 }
 
 const requestColumns = `id, requester, dataset, algorithm, purpose, max_runs, amount, currency, expires_at, created_at, state, consent_id, decided_at,
-	(SELECT credential FROM consents WHERE consents.request_id = consent_requests.id)`
+	(SELECT credential FROM consents WHERE consents.request_id = consent_requests.id), columns, purpose_code, output, per`
 
 // pendingRequest returns a request that waits for a decision.
 func (v *Vault) pendingRequest(ctx context.Context, tx *sql.Tx, id string) (*ConsentRequest, error) {
@@ -171,32 +203,15 @@ func (v *Vault) Approve(ctx context.Context, id string) (*ConsentRequest, error)
 		if !r.ExpiresAt.After(now) {
 			return trove.Errorf(trove.ECONFLICT, "request %s asks for a consent that ended at %s", id, r.ExpiresAt.Format(time.RFC3339))
 		}
-		var digest string
-		err = tx.QueryRowContext(ctx, `SELECT digest FROM datasets WHERE name = ?`, r.Dataset).Scan(&digest)
-		if errors.Is(err, sql.ErrNoRows) {
-			return trove.Errorf(trove.ECONFLICT, "dataset %q no longer exists", r.Dataset)
-		} else if err != nil {
-			return err
-		}
-		consentID, err := v.newUUID()
+		terms, err := v.requestTerms(ctx, tx, r)
 		if err != nil {
 			return err
 		}
-		terms := consent.Terms{
-			Vault: v.DID(), Dataset: r.Dataset, DatasetDigest: digest, Algorithm: r.Algorithm,
-			Purpose: r.Purpose, MaxRuns: r.MaxRuns, Price: r.Price,
-		}
-		vc, err := consent.Issue(v.key, r.Requester, terms, now, r.ExpiresAt, consentID)
+		consentID, err := v.insertConsent(ctx, tx, r, terms, now)
 		if err != nil {
-			return fmt.Errorf("issue credential: %w", err)
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO consents
-			(id, request_id, requester, dataset, dataset_digest, algorithm, max_runs, amount, currency, not_before, expires_at, credential, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			consentID, id, r.Requester, r.Dataset, digest, r.Algorithm, r.MaxRuns, r.Price.Amount, r.Price.Currency,
-			formatTime(now), formatTime(r.ExpiresAt), vc, formatTime(now)); err != nil {
 			return err
 		}
+		digest := terms.DatasetDigest
 		if _, err := tx.ExecContext(ctx, `UPDATE consent_requests SET state = 'approved', consent_id = ?, decided_at = ? WHERE id = ?`,
 			consentID, formatTime(now), id); err != nil {
 			return err
@@ -211,6 +226,99 @@ func (v *Vault) Approve(ctx context.Context, id string) (*ConsentRequest, error)
 		return nil, err
 	}
 	return v.ConsentRequest(ctx, id)
+}
+
+// requestTerms returns the terms a request asks for, with the dataset's
+// current digest and, when it names no columns, all of the dataset's.
+func (v *Vault) requestTerms(ctx context.Context, tx *sql.Tx, r *ConsentRequest) (consent.Terms, error) {
+	t := r.Request.Terms()
+	var schemaS string
+	err := tx.QueryRowContext(ctx, `SELECT digest, schema FROM datasets WHERE name = ?`, r.Dataset).Scan(&t.DatasetDigest, &schemaS)
+	if errors.Is(err, sql.ErrNoRows) {
+		return t, trove.Errorf(trove.ECONFLICT, "dataset %q no longer exists", r.Dataset)
+	} else if err != nil {
+		return t, err
+	}
+	var schema []dataset.Field
+	if err := json.Unmarshal([]byte(schemaS), &schema); err != nil {
+		return t, fmt.Errorf("dataset %s: stored schema: %w", r.Dataset, err)
+	}
+	if len(t.Columns) == 0 {
+		for _, f := range schema {
+			t.Columns = append(t.Columns, f.Name)
+		}
+	}
+	if err := checkColumnsExist(&Dataset{Schema: schema}, t.Columns); err != nil {
+		return t, err
+	}
+	return t, nil
+}
+
+// insertConsent issues the Consent credential for r under terms, valid
+// from now until the end the request asked for, and records it.
+func (v *Vault) insertConsent(ctx context.Context, tx *sql.Tx, r *ConsentRequest, terms consent.Terms, now time.Time) (string, error) {
+	consentID, err := v.newUUID()
+	if err != nil {
+		return "", err
+	}
+	vc, err := consent.Issue(v.key, r.Requester, terms, now, r.ExpiresAt, consentID)
+	if err != nil {
+		return "", fmt.Errorf("issue credential: %w", err)
+	}
+	cols, output, err := encodeTerms(terms.Columns, terms.Output)
+	if err != nil {
+		return "", err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO consents
+		(id, request_id, requester, dataset, dataset_digest, algorithm, max_runs, amount, currency, not_before, expires_at, credential, created_at,
+		 columns, purpose, purpose_code, output, per)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		consentID, r.ID, r.Requester, terms.Dataset, terms.DatasetDigest, terms.Algorithm, terms.MaxRuns, terms.Price.Amount, terms.Price.Currency,
+		formatTime(now), formatTime(r.ExpiresAt), vc, formatTime(now),
+		cols, terms.Purpose, terms.PurposeCode, output, terms.Per); err != nil {
+		return "", err
+	}
+	return consentID, nil
+}
+
+// checkColumnsExist refuses columns the dataset does not have.
+func checkColumnsExist(ds *Dataset, cols []string) error {
+	for _, c := range cols {
+		if !slices.ContainsFunc(ds.Schema, func(f dataset.Field) bool { return f.Name == c }) {
+			return &trove.Error{Code: trove.EINVALID, Reason: "unknown_column", Message: fmt.Sprintf("dataset %s has no column %q", ds.Name, c)}
+		}
+	}
+	return nil
+}
+
+// encodeTerms returns the stored forms of columns and an output policy.
+func encodeTerms(cols []string, out consent.OutputPolicy) (string, string, error) {
+	if cols == nil {
+		cols = []string{}
+	}
+	c, err := json.Marshal(cols)
+	if err != nil {
+		return "", "", err
+	}
+	o, err := json.Marshal(out)
+	if err != nil {
+		return "", "", err
+	}
+	return string(c), string(o), nil
+}
+
+// decodeTerms reads what encodeTerms stored; no columns decode as nil.
+func decodeTerms(cols, out string, dstCols *[]string, dstOut *consent.OutputPolicy) error {
+	if err := json.Unmarshal([]byte(cols), dstCols); err != nil {
+		return fmt.Errorf("stored columns: %w", err)
+	}
+	if len(*dstCols) == 0 {
+		*dstCols = nil
+	}
+	if err := json.Unmarshal([]byte(out), dstOut); err != nil {
+		return fmt.Errorf("stored output policy: %w", err)
+	}
+	return nil
 }
 
 // Deny refuses a pending request.
@@ -254,13 +362,18 @@ func (v *Vault) Consents(ctx context.Context) ([]Consent, error) {
 	return out, rows.Err()
 }
 
-const consentColumns = `id, request_id, requester, dataset, dataset_digest, algorithm, max_runs, runs_used, amount, currency, not_before, expires_at, credential`
+const consentColumns = `id, request_id, requester, dataset, dataset_digest, algorithm, max_runs, runs_used, amount, currency, not_before, expires_at, credential,
+	columns, purpose, purpose_code, output, per`
 
 func scanConsent(s scanner) (*Consent, error) {
 	var c Consent
-	var nbf, exp string
+	var nbf, exp, cols, output string
 	if err := s.Scan(&c.ID, &c.RequestID, &c.Requester, &c.Dataset, &c.DatasetDigest, &c.Algorithm,
-		&c.MaxRuns, &c.RunsUsed, &c.Price.Amount, &c.Price.Currency, &nbf, &exp, &c.Credential); err != nil {
+		&c.MaxRuns, &c.RunsUsed, &c.Price.Amount, &c.Price.Currency, &nbf, &exp, &c.Credential,
+		&cols, &c.Purpose, &c.PurposeCode, &output, &c.Per); err != nil {
+		return nil, err
+	}
+	if err := decodeTerms(cols, output, &c.Columns, &c.Output); err != nil {
 		return nil, err
 	}
 	var err error

@@ -249,9 +249,18 @@ func (v *Vault) acceptJob(ctx context.Context, jr JobRequest, now time.Time) (*C
 // execute decrypts the consented dataset and runs the algorithm over it,
 // under pol: a DP job runs the built-in's private form.
 func (v *Vault) execute(ctx context.Context, c *Consent, jr JobRequest, jobID string, pol compute.OutputPolicy) (*compute.Output, error) {
-	t, err := v.loadTable(ctx, c.Dataset, c.DatasetDigest)
+	full, err := v.loadTable(ctx, c.Dataset, c.DatasetDigest)
 	if err != nil {
 		return nil, err
+	}
+	// The algorithm sees the consented columns only. Every issued consent
+	// names them: an empty list is a corrupt record, not "all".
+	if len(c.Columns) == 0 {
+		return nil, fmt.Errorf("consent %s names no columns", c.ID)
+	}
+	t, err := full.Select(c.Columns)
+	if err != nil {
+		return nil, fmt.Errorf("select the consented columns: %w", err)
 	}
 	in := compute.Input{JobID: jobID, Table: t, Params: jr.Params}
 	if compute.IsBuiltin(c.Algorithm) {

@@ -125,12 +125,14 @@ func readPrivacy(ctx context.Context, q queryer, name string) (*Privacy, error) 
 	return p, nil
 }
 
-// consentPolicy is the output policy the consent's credential grants.
-// Credentials that name none grant release. Once credentials carry an
-// output policy (issue 3: consent.OutputPolicy{Policy, Epsilon, Delta}),
-// this maps it: compute.OutputPolicy{Kind: Policy, Epsilon, Delta}.
-func consentPolicy(_ *Consent) compute.OutputPolicy {
-	return compute.OutputPolicy{Kind: compute.PolicyRelease}
+// consentPolicy is the output policy the consent's credential grants
+// (consent.OutputPolicy, checked when the credential was issued and
+// verified). Records from before credentials carried one grant release.
+func consentPolicy(c *Consent) compute.OutputPolicy {
+	if c.Output.Policy == "" {
+		return compute.OutputPolicy{Kind: compute.PolicyRelease}
+	}
+	return compute.OutputPolicy{Kind: c.Output.Policy, Epsilon: c.Output.Epsilon, Delta: c.Output.Delta}
 }
 
 // effectivePolicy combines the consent's policy with the owner's minimum

@@ -129,7 +129,8 @@ func runDemo(ctx context.Context, cfg *Config, keep string, serve bool) error {
 	say("   3 times on %q, for research, paying 2.50 EUR per run.", d.Name)
 	st, err := r.RequestConsent(ctx, client, requester.Ask{
 		Dataset: d.Name, Algorithm: hash, Purpose: "Research: summary statistics of tumour measurements",
-		MaxRuns: 3, Price: price, Validity: 7 * 24 * time.Hour,
+		PurposeCode: consent.PurposeResearch, MaxRuns: 3, Output: consent.OutputPolicy{Policy: consent.OutputRelease},
+		Price: price, Per: consent.PerRun, Validity: 7 * 24 * time.Hour,
 	})
 	if err != nil {
 		return err

@@ -88,7 +88,10 @@ func requestCmd(cfg *Config) *cobra.Command {
 	c := &cobra.Command{Use: "request", Short: "Ask vaults for consent and run jobs under it"}
 	var (
 		vaultURL, dataset, algorithm, purpose, price string
+		purposeCode, output, per                     string
+		columns                                      []string
 		runs                                         int
+		epsilon, delta                               float64
 		validity                                     time.Duration
 	)
 	ask := &cobra.Command{
@@ -113,7 +116,9 @@ func requestCmd(cfg *Config) *cobra.Command {
 				return err
 			}
 			st, err := r.RequestConsent(cmd.Context(), client, requester.Ask{
-				Dataset: dataset, Algorithm: alg, Purpose: purpose, MaxRuns: runs, Price: p, Validity: validity,
+				Dataset: dataset, Algorithm: alg, Columns: columns, Purpose: purpose, PurposeCode: purposeCode,
+				MaxRuns: runs, Output: consent.OutputPolicy{Policy: output, Epsilon: epsilon, Delta: delta},
+				Price: p, Per: per, Validity: validity,
 			})
 			if err != nil {
 				return err
@@ -126,8 +131,14 @@ func requestCmd(cfg *Config) *cobra.Command {
 	ask.Flags().StringVar(&dataset, "dataset", "", "dataset name from the vault's catalog (required)")
 	ask.Flags().StringVar(&algorithm, "algorithm", "", "a .wasm module or a built-in id such as builtin:stats@1 (required)")
 	ask.Flags().StringVar(&purpose, "purpose", "", "what the results are for, in words the owner understands (required)")
+	ask.Flags().StringSliceVar(&columns, "columns", nil, "the columns to read, comma-separated (default all)")
+	ask.Flags().StringVar(&purposeCode, "purpose-code", consent.PurposeOther, "the purpose's code: "+strings.Join(consent.PurposeCodes(), ", "))
 	ask.Flags().IntVar(&runs, "runs", 1, "how many runs to ask for")
-	ask.Flags().StringVar(&price, "price", "0 EUR", "price per run in integer minor units and a currency, like \"250 EUR\"")
+	ask.Flags().StringVar(&output, "output", consent.OutputRelease, "what happens to results: release, review (the owner approves each) or dp")
+	ask.Flags().Float64Var(&epsilon, "epsilon", 0, "the differential-privacy ε budget, with --output dp")
+	ask.Flags().Float64Var(&delta, "delta", 0, "the differential-privacy δ budget, with --output dp")
+	ask.Flags().StringVar(&price, "price", "0 EUR", "price per unit in integer minor units and a currency, like \"250 EUR\"")
+	ask.Flags().StringVar(&per, "per", consent.PerRun, "the unit the price pays for: run, round or 1000-rows")
 	ask.Flags().DurationVar(&validity, "valid-for", 30*24*time.Hour, "how long the consent should last")
 	for _, f := range []string{"vault", "dataset", "algorithm", "purpose"} {
 		ask.MarkFlagRequired(f)

@@ -1,0 +1,13 @@
+-- The complete terms of a consent (issue 3): allowed columns (a JSON array;
+-- in a request, [] means all), purpose code, output policy (JSON), pricing
+-- unit; and for issued consents their revocation state.
+ALTER TABLE consent_requests ADD COLUMN columns      TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE consent_requests ADD COLUMN purpose_code TEXT NOT NULL DEFAULT 'other';
+ALTER TABLE consent_requests ADD COLUMN output       TEXT NOT NULL DEFAULT '{"policy":"release"}';
+ALTER TABLE consent_requests ADD COLUMN per          TEXT NOT NULL DEFAULT 'run';
+
+ALTER TABLE consents ADD COLUMN columns      TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE consents ADD COLUMN purpose      TEXT NOT NULL DEFAULT '';
+ALTER TABLE consents ADD COLUMN purpose_code TEXT NOT NULL DEFAULT 'other';
+ALTER TABLE consents ADD COLUMN output       TEXT NOT NULL DEFAULT '{"policy":"release"}';
+ALTER TABLE consents ADD COLUMN per          TEXT NOT NULL DEFAULT 'run';
