@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/trove-project/trove"
+	"github.com/trove-project/trove/consent"
 	"github.com/trove-project/trove/ledger"
 	"github.com/trove-project/trove/vault"
 )
@@ -200,4 +201,17 @@ func (c *Client) RespondClaim(ctx context.Context, id, action, token string) (*l
 	}
 	var cl ledger.Claim
 	return &cl, c.do(ctx, http.MethodPost, path, ClaimResponseBody{Response: token}, &cl)
+}
+
+// StatusList returns the status list credential (a VC-JWT, unverified)
+// named list.
+func (c *Client) StatusList(ctx context.Context, list string) (string, error) {
+	var b []byte
+	if err := c.do(ctx, http.MethodGet, "/v1/status/"+url.PathEscape(list), nil, &b); err != nil {
+		return "", err
+	}
+	if len(b) > consent.MaxTokenSize {
+		return "", trove.Errorf(trove.ETOOLARGE, "the status list is over %d bytes", consent.MaxTokenSize)
+	}
+	return string(b), nil
 }

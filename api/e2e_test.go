@@ -444,7 +444,8 @@ func TestRejectsDeniedRequestUsedAnyway(t *testing.T) {
 		Vault: w.vault.DID(), Dataset: dsName, DatasetDigest: w.digest, Algorithm: "builtin:stats@1",
 		Columns: []string{"mean_radius"}, Purpose: "research", PurposeCode: consent.PurposeResearch, MaxRuns: 5,
 		Output: consent.OutputPolicy{Policy: consent.OutputRelease}, Price: consent.Money{Amount: 125, Currency: "EUR"}, Per: consent.PerRun,
-	}, w.clock.Now(), w.clock.Now().Add(time.Hour), "urn:uuid:00000000-0000-4000-8000-000000000000")
+	}, w.clock.Now(), w.clock.Now().Add(time.Hour), "urn:uuid:00000000-0000-4000-8000-000000000000",
+		consent.StatusEntry{ListCredential: w.srv.URL() + "/v1/status/1", Index: 7})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -36,6 +36,7 @@ type Vault interface {
 	LogEntry(ctx context.Context, index uint64) ([]byte, error)
 	Claim(ctx context.Context, id string) (*ledger.Claim, error)
 	RespondClaim(ctx context.Context, id, action, token string) (*ledger.Claim, error)
+	StatusList(ctx context.Context, list string) (string, error)
 }
 
 // Limits on request bodies.
@@ -123,6 +124,7 @@ func (s *Server) routes() {
 	e.GET("/v1/claims/:id", s.getClaim)
 	e.POST("/v1/claims/:id/ack", s.respondClaim(ledger.Acknowledge), small)
 	e.POST("/v1/claims/:id/dispute", s.respondClaim(ledger.Dispute), small)
+	e.GET("/v1/status/:list", s.statusList)
 }
 
 // bodyLimit caps a request body: reading past n fails with a
@@ -355,4 +357,15 @@ func (s *Server) respondClaim(action string) echo.HandlerFunc {
 		}
 		return c.JSON(http.StatusOK, cl)
 	}
+}
+
+// statusList serves a revocation status list as the owner-signed VC-JWT.
+// It is not cached: a revocation must show at once.
+func (s *Server) statusList(c echo.Context) error {
+	tok, err := s.Vault.StatusList(c.Request().Context(), c.Param("list"))
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set("Cache-Control", "no-store")
+	return c.Blob(http.StatusOK, StatusListMediaType, []byte(tok))
 }

@@ -7,6 +7,10 @@ import (
 	"github.com/trove-project/trove/dataset"
 )
 
+// StatusListMediaType is the media type of GET /v1/status/{list}: a
+// VC-JWT.
+const StatusListMediaType = "application/jwt"
+
 // Catalog is what a vault offers: GET /v1/catalog.
 type Catalog struct {
 	Vault      string           `json:"vault"`      // the vault's DID: the audience of presentations

@@ -30,7 +30,8 @@ type Credential struct {
 	Expires   time.Time
 	IssuedAt  time.Time
 	Terms     Terms
-	Raw       string // the VC-JWT as received
+	Status    StatusEntry // where its revocation bit is
+	Raw       string      // the VC-JWT as received
 }
 
 type vcDataset struct {
@@ -61,14 +62,15 @@ type vcClaim struct {
 	Context           []string  `json:"@context"`
 	Type              []string  `json:"type"`
 	CredentialSubject vcSubject `json:"credentialSubject"`
+	CredentialStatus  vcStatus  `json:"credentialStatus"`
 }
 
 // Issue returns a Consent credential, a VC-JWT signed by owner, whose
 // subject (the only holder who may present it) is the DID subject, valid
-// from nbf until exp, allowing t. id is the consent's id, of the form
-// urn:uuid:<uuid> in lowercase. Terms that break the rules are refused
-// with ErrInvalidRequest naming the field.
-func Issue(owner Signer, subject string, t Terms, nbf, exp time.Time, id string) (string, error) {
+// from nbf until exp, allowing t, revocable through status. id is the
+// consent's id, of the form urn:uuid:<uuid> in lowercase. Terms that break
+// the rules are refused with ErrInvalidRequest naming the field.
+func Issue(owner Signer, subject string, t Terms, nbf, exp time.Time, id string, status StatusEntry) (string, error) {
 	if u, err := uuid.Parse(id); err != nil || u.URN() != id {
 		return "", refuseField(ErrInvalidRequest, "jti", "not a lowercase urn:uuid")
 	}
@@ -76,6 +78,9 @@ func Issue(owner Signer, subject string, t Terms, nbf, exp time.Time, id string)
 		return "", refuseField(ErrInvalidRequest, "sub", "not a DID")
 	}
 	if err := checkTerms(ErrInvalidRequest, t, credentialNames); err != nil {
+		return "", err
+	}
+	if err := status.check(ErrInvalidRequest, "credentialStatus"); err != nil {
 		return "", err
 	}
 	nbf, exp = nbf.UTC().Truncate(time.Second), exp.UTC().Truncate(time.Second)
@@ -104,6 +109,7 @@ func Issue(owner Signer, subject string, t Terms, nbf, exp time.Time, id string)
 				Output:      t.Output,
 				Price:       vcPrice{Amount: t.Price.Amount, Currency: t.Price.Currency, Per: t.Per},
 			},
+			CredentialStatus: status.claim(),
 		},
 	})
 }
@@ -112,7 +118,8 @@ func Issue(owner Signer, subject string, t Terms, nbf, exp time.Time, id string)
 // JWT or none, the owner's signature from iss, kid if present naming the
 // owner's key, nbf/exp against now) and reads its terms. It requires exp,
 // sub and a vc claim whose @context starts with CredentialsContext and
-// whose type includes ConsentType; a credentialSubject.id, vc.issuer or
+// whose type includes ConsentType, and a credentialStatus that is a
+// BitstringStatusListEntry for revocation; a credentialSubject.id, vc.issuer or
 // vc.id that contradicts sub, iss or jti is refused. jti, iat and nbf may
 // be absent, as in credentials made by other VC-JWT libraries.
 func VerifyCredential(token string, now time.Time) (*Credential, error) {
@@ -137,13 +144,17 @@ func VerifyCredential(token string, now time.Time) (*Credential, error) {
 	if err != nil {
 		return nil, err
 	}
+	status, err := readStatus(vc)
+	if err != nil {
+		return nil, err
+	}
 	if err := checkModel(token, c); err != nil {
 		return nil, err
 	}
 	return &Credential{
 		ID: c.jti, Issuer: c.iss, Subject: c.sub,
 		NotBefore: c.nbf, Expires: c.exp, IssuedAt: c.iat,
-		Terms: terms, Raw: token,
+		Terms: terms, Status: status, Raw: token,
 	}, nil
 }
 

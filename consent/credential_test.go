@@ -22,7 +22,7 @@ func TestCredentialRoundTrip(t *testing.T) {
 	want := Credential{
 		ID: consentID, Issuer: k.owner.DID(), Subject: k.requester.DID(),
 		NotBefore: now.Add(-time.Hour), Expires: now.Add(24 * time.Hour), IssuedAt: now.Add(-time.Hour),
-		Terms: testTerms(k.owner.DID()), Raw: tok,
+		Terms: testTerms(k.owner.DID()), Status: testStatus, Raw: tok,
 	}
 	if !reflect.DeepEqual(*c, want) {
 		t.Fatalf("got %+v\nwant %+v", *c, want)
@@ -348,7 +348,7 @@ func TestIssueRefuses(t *testing.T) {
 			if tc.terms != nil {
 				tt = tc.terms(tt)
 			}
-			_, err := Issue(k.owner, tc.subject, tt, tc.nbf, now.Add(24*time.Hour), tc.id)
+			_, err := Issue(k.owner, tc.subject, tt, tc.nbf, now.Add(24*time.Hour), tc.id, testStatus)
 			wantCode(t, err, ErrInvalidRequest)
 			if e := err.(*Error); e.Field != tc.field {
 				t.Fatalf("field %q, want %q", e.Field, tc.field)
@@ -361,7 +361,7 @@ func TestIssueRefuses(t *testing.T) {
 func TestSignRefusesMismatchedSigner(t *testing.T) {
 	k := testKeys(t)
 	s := mixedSigner{did: k.owner.DID(), kid: k.mallory.KeyID(), key: k.mallory.Signer().(ed25519.PrivateKey)}
-	_, err := Issue(s, k.requester.DID(), testTerms(k.owner.DID()), now, now.Add(time.Hour), consentID)
+	_, err := Issue(s, k.requester.DID(), testTerms(k.owner.DID()), now, now.Add(time.Hour), consentID, testStatus)
 	wantCode(t, err, ErrIssuerMismatch)
 }
 

@@ -35,6 +35,11 @@ const (
 	ErrInvalidRequest Code = "invalid_request"
 	// ErrTooLarge: the token is over MaxTokenSize bytes.
 	ErrTooLarge Code = "too_large"
+	// ErrRevoked: the credential's bit is set in its status list.
+	ErrRevoked Code = "revoked"
+	// ErrStatusUnknown: the status list given cannot tell whether the
+	// credential is revoked (another issuer's, another list, too short).
+	ErrStatusUnknown Code = "status_unknown"
 )
 
 // Error is a refusal: a Code to branch on and log, the Field at fault when

@@ -21,6 +21,9 @@ const (
 	dataDigest = "d4e5f60718293a4b5c6d7e8f9a0b1c2d0b7a3c6f9e1d2a4b5c6d7e8f90a1b2c3"
 )
 
+// testStatus is the standard credential's status entry.
+var testStatus = StatusEntry{ListCredential: "https://vault.example/v1/status/1", Index: 94567}
+
 type keys struct {
 	owner, requester, mallory *did.Key
 }
@@ -51,7 +54,7 @@ func testTerms(vault string) Terms {
 // valid from an hour ago for a day.
 func issueCredential(tb testing.TB, k keys) string {
 	tb.Helper()
-	tok, err := Issue(k.owner, k.requester.DID(), testTerms(k.owner.DID()), now.Add(-time.Hour), now.Add(24*time.Hour), consentID)
+	tok, err := Issue(k.owner, k.requester.DID(), testTerms(k.owner.DID()), now.Add(-time.Hour), now.Add(24*time.Hour), consentID, testStatus)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -91,6 +94,11 @@ func vcClaims(k keys) map[string]any {
 				"maxRuns":     3,
 				"output":      map[string]any{"policy": "dp", "epsilon": 0.5, "delta": 1e-6},
 				"price":       map[string]any{"amount": 150, "currency": "EUR", "per": "run"},
+			},
+			"credentialStatus": map[string]any{
+				"id": "https://vault.example/v1/status/1#94567", "type": "BitstringStatusListEntry",
+				"statusPurpose": "revocation", "statusListIndex": "94567",
+				"statusListCredential": "https://vault.example/v1/status/1",
 			},
 		},
 	}

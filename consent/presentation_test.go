@@ -89,7 +89,7 @@ func TestPresentationAttacks(t *testing.T) {
 			return forge(t, k.requester, reqHdr, c)
 		}, k.owner.DID(), now, ErrWrongAudience},
 		{"credential issued for another vault", func() string {
-			other, err := Issue(k.mallory, k.requester.DID(), testTerms(k.mallory.DID()), now, now.Add(time.Hour), consentID)
+			other, err := Issue(k.mallory, k.requester.DID(), testTerms(k.mallory.DID()), now, now.Add(time.Hour), consentID, testStatus)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -170,7 +170,7 @@ func TestPresentationAttacks(t *testing.T) {
 		{"presentation expired", func() string { return forge(t, k.requester, reqHdr, vpClaims(k, cred)) }, k.owner.DID(), now.Add(5*time.Minute + Skew), ErrExpired},
 		{"presentation not yet valid", func() string { return forge(t, k.requester, reqHdr, vpClaims(k, cred)) }, k.owner.DID(), now.Add(-Skew - time.Second), ErrNotYetValid},
 		{"credential expired inside a fresh presentation", func() string {
-			old, err := Issue(k.owner, k.requester.DID(), testTerms(k.owner.DID()), now.Add(-48*time.Hour), now.Add(-24*time.Hour), consentID)
+			old, err := Issue(k.owner, k.requester.DID(), testTerms(k.owner.DID()), now.Add(-48*time.Hour), now.Add(-24*time.Hour), consentID, testStatus)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -11,22 +11,27 @@ import (
 // EventType names what a log entry records.
 type EventType string
 
-// The events the walking skeleton logs.
+// The events the vault logs.
 const (
-	RequestReceived EventType = "request.received" // a consent request arrived
-	RequestApproved EventType = "request.approved" // the owner approved it; a credential was issued
-	RequestDenied   EventType = "request.denied"   // the owner denied it
-	JobAccepted     EventType = "job.accepted"     // a job's presentation verified; it may run
-	JobRejected     EventType = "job.rejected"     // a job was refused, with its reason
-	RunFinished     EventType = "run.finished"     // a job ran, or failed
-	ResultReleased  EventType = "result.released"  // a result was released; the entry a receipt points to
-	ClaimCreated    EventType = "claim.created"    // a compensation claim was created
-	DatasetImported EventType = "dataset.imported" // the owner imported a dataset
-	DatasetDeleted  EventType = "dataset.deleted"  // the owner deleted a dataset
-	OwnerLogin      EventType = "owner.login"      // the owner signed in to the web UI
-	ResultHeld      EventType = "result.held"      // a result is held for the owner's review
-	ResultWithheld  EventType = "result.withheld"  // the owner withheld a held result
-	PrivacySet      EventType = "privacy.set"      // the owner set a dataset's output policy and privacy budget
+	RequestReceived  EventType = "request.received"  // a consent request arrived
+	RequestApproved  EventType = "request.approved"  // the owner approved it; a credential was issued
+	RequestDenied    EventType = "request.denied"    // the owner denied it
+	JobAccepted      EventType = "job.accepted"      // a job's presentation verified; it may run
+	JobRejected      EventType = "job.rejected"      // a job was refused, with its reason
+	RunFinished      EventType = "run.finished"      // a job ran, or failed
+	ResultReleased   EventType = "result.released"   // a result was released; the entry a receipt points to
+	ClaimCreated     EventType = "claim.created"     // a compensation claim was created
+	DatasetImported  EventType = "dataset.imported"  // the owner imported a dataset
+	DatasetDeleted   EventType = "dataset.deleted"   // the owner deleted a dataset
+	OwnerLogin       EventType = "owner.login"       // the owner signed in to the web UI
+	ResultHeld       EventType = "result.held"       // a result is held for the owner's review
+	ResultWithheld   EventType = "result.withheld"   // the owner withheld a held result
+	PrivacySet       EventType = "privacy.set"       // the owner set a dataset's output policy and privacy budget
+	ConsentRevoked   EventType = "consent.revoked"   // the owner revoked an issued consent
+	RequestCountered EventType = "request.countered" // the owner answered a request with narrower terms
+	CounterAccepted  EventType = "counter.accepted"  // the requester accepted a counter-offer; a credential was issued
+	CounterDeclined  EventType = "counter.declined"  // the requester declined a counter-offer
+	PolicySet        EventType = "policy.set"        // the owner replaced the standing rules
 )
 
 // The events of claims being settled.
@@ -40,7 +45,8 @@ func (t EventType) Valid() bool {
 	switch t {
 	case RequestReceived, RequestApproved, RequestDenied, JobAccepted, JobRejected,
 		RunFinished, ResultReleased, ClaimCreated, DatasetImported, DatasetDeleted, OwnerLogin,
-		ResultHeld, ResultWithheld, PrivacySet:
+		ResultHeld, ResultWithheld, PrivacySet,
+		ConsentRevoked, RequestCountered, CounterAccepted, CounterDeclined, PolicySet:
 		return true
 	case ClaimAcknowledged, ClaimDisputed:
 		return true

@@ -51,6 +51,8 @@ type Consent struct {
 	NotBefore     time.Time            `json:"not_before"`
 	ExpiresAt     time.Time            `json:"expires_at"`
 	Credential    string               `json:"credential"`
+	StatusIndex   int                  `json:"status_index"`         // its bit in status list StatusListID
+	RevokedAt     *time.Time           `json:"revoked_at,omitempty"` // set once the owner revoked it
 }
 
 // Terms returns the terms the consent grants.
@@ -261,7 +263,11 @@ func (v *Vault) insertConsent(ctx context.Context, tx *sql.Tx, r *ConsentRequest
 	if err != nil {
 		return "", err
 	}
-	vc, err := consent.Issue(v.key, r.Requester, terms, now, r.ExpiresAt, consentID)
+	status, err := v.allocateStatus(ctx, tx)
+	if err != nil {
+		return "", err
+	}
+	vc, err := consent.Issue(v.key, r.Requester, terms, now, r.ExpiresAt, consentID, status)
 	if err != nil {
 		return "", fmt.Errorf("issue credential: %w", err)
 	}
@@ -271,11 +277,11 @@ func (v *Vault) insertConsent(ctx context.Context, tx *sql.Tx, r *ConsentRequest
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO consents
 		(id, request_id, requester, dataset, dataset_digest, algorithm, max_runs, amount, currency, not_before, expires_at, credential, created_at,
-		 columns, purpose, purpose_code, output, per)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		 columns, purpose, purpose_code, output, per, status_list, status_index)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		consentID, r.ID, r.Requester, terms.Dataset, terms.DatasetDigest, terms.Algorithm, terms.MaxRuns, terms.Price.Amount, terms.Price.Currency,
 		formatTime(now), formatTime(r.ExpiresAt), vc, formatTime(now),
-		cols, terms.Purpose, terms.PurposeCode, output, terms.Per); err != nil {
+		cols, terms.Purpose, terms.PurposeCode, output, terms.Per, StatusListID, status.Index); err != nil {
 		return "", err
 	}
 	return consentID, nil
@@ -363,15 +369,23 @@ func (v *Vault) Consents(ctx context.Context) ([]Consent, error) {
 }
 
 const consentColumns = `id, request_id, requester, dataset, dataset_digest, algorithm, max_runs, runs_used, amount, currency, not_before, expires_at, credential,
-	columns, purpose, purpose_code, output, per`
+	columns, purpose, purpose_code, output, per, status_index, revoked_at`
 
 func scanConsent(s scanner) (*Consent, error) {
 	var c Consent
 	var nbf, exp, cols, output string
+	var revoked sql.NullString
 	if err := s.Scan(&c.ID, &c.RequestID, &c.Requester, &c.Dataset, &c.DatasetDigest, &c.Algorithm,
 		&c.MaxRuns, &c.RunsUsed, &c.Price.Amount, &c.Price.Currency, &nbf, &exp, &c.Credential,
-		&cols, &c.Purpose, &c.PurposeCode, &output, &c.Per); err != nil {
+		&cols, &c.Purpose, &c.PurposeCode, &output, &c.Per, &c.StatusIndex, &revoked); err != nil {
 		return nil, err
+	}
+	if revoked.Valid {
+		t, err := parseTime(revoked.String)
+		if err != nil {
+			return nil, err
+		}
+		c.RevokedAt = &t
 	}
 	if err := decodeTerms(cols, output, &c.Columns, &c.Output); err != nil {
 		return nil, err

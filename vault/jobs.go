@@ -209,6 +209,9 @@ func (v *Vault) acceptJob(ctx context.Context, jr JobRequest, now time.Time) (*C
 		if c.Credential != cred.Raw {
 			return refusal("unknown_consent", "this vault did not issue the presented credential")
 		}
+		if c.RevokedAt != nil {
+			return refusal("revoked", "the owner has revoked the consent")
+		}
 		var digest string
 		err = tx.QueryRowContext(ctx, `SELECT digest FROM datasets WHERE name = ?`, c.Dataset).Scan(&digest)
 		if errors.Is(err, sql.ErrNoRows) || digest != c.DatasetDigest {

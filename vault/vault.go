@@ -19,6 +19,10 @@ import (
 	"github.com/trove-project/trove/internal/safefile"
 )
 
+// DefaultPublicURL is where a vault's public API is taken to be when its
+// configuration does not say.
+const DefaultPublicURL = "http://localhost:8470"
+
 // File names inside a vault's home directory.
 const (
 	DatabaseFile = "vault.db"
@@ -34,6 +38,8 @@ type Config struct {
 	ChunkRows      int            // rows per encrypted chunk; default 65,536
 	MaxImportBytes int64          // largest CSV accepted; default 256 MiB
 	ChallengeTTL   time.Duration  // how long a job challenge nonce stays usable; default 5 minutes
+	PublicURL      string         // the public API's base URL, named in credentials' status entries; default http://localhost:8470
+	StatusTTL      time.Duration  // how long a signed status list is valid; default 5 minutes
 	Compute        compute.Config // sandbox limits; default compute.DefaultConfig()
 	Now            func() time.Time
 	Rand           io.Reader
@@ -58,6 +64,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.ChallengeTTL == 0 {
 		c.ChallengeTTL = 5 * time.Minute
+	}
+	if c.PublicURL == "" {
+		c.PublicURL = DefaultPublicURL
+	}
+	if c.StatusTTL == 0 {
+		c.StatusTTL = 5 * time.Minute
 	}
 	if c.Compute == (compute.Config{}) {
 		c.Compute = compute.DefaultConfig()

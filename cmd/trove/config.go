@@ -18,6 +18,7 @@ type Config struct {
 	RequesterHome string // requester home: $TROVE_REQUESTER_HOME, default ~/.trove-requester
 	Passphrase    string // $TROVE_PASSPHRASE; when empty, asked on the terminal
 	WorkFactor    int    // scrypt work factor for new keys; 0 = the default
+	PublicURL     string // the vault's public API URL, named in credentials: $TROVE_PUBLIC_URL, default vault.DefaultPublicURL
 	Stdin         io.Reader
 	Stdout        io.Writer
 	Stderr        io.Writer
@@ -37,6 +38,7 @@ func ConfigFromEnv() Config {
 	if h := os.Getenv("TROVE_HOME"); h != "" {
 		c.Home = h
 	}
+	c.PublicURL = os.Getenv("TROVE_PUBLIC_URL")
 	if h := os.Getenv("TROVE_REQUESTER_HOME"); h != "" {
 		c.RequesterHome = h
 	}

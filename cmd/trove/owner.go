@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/trove-project/trove"
+	"github.com/trove-project/trove/consent"
 	"github.com/trove-project/trove/dataset"
 	"github.com/trove-project/trove/ledger"
 	"github.com/trove-project/trove/vault"
@@ -37,7 +38,7 @@ cannot be opened. An existing vault is never overwritten.`,
 			if err != nil {
 				return usageError("%v", err)
 			}
-			v, err := vault.Create(cmd.Context(), vault.Config{Home: cfg.Home, WorkFactor: cfg.WorkFactor}, pass)
+			v, err := vault.Create(cmd.Context(), vault.Config{Home: cfg.Home, WorkFactor: cfg.WorkFactor, PublicURL: cfg.PublicURL}, pass)
 			if err != nil {
 				return err
 			}
@@ -190,10 +191,14 @@ func consentCmd(cfg *Config) *cobra.Command {
 			}
 			fmt.Fprintln(cfg.Stdout, "\nIssued consents:")
 			w := tabwriter.NewWriter(cfg.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "CONSENT\tDATASET\tALGORITHM\tRUNS USED\tUNTIL\tREQUESTER")
+			fmt.Fprintln(w, "CONSENT\tDATASET\tALGORITHM\tRUNS USED\tOUTPUT\tUNTIL\tSTATE\tREQUESTER")
 			for _, c := range cs {
-				fmt.Fprintf(w, "%s\t%s\t%s\t%d/%d\t%s\t%s\n", c.ID, c.Dataset, shortAlg(c.Algorithm), c.RunsUsed, c.MaxRuns,
-					c.ExpiresAt.Format(time.DateOnly), c.Requester)
+				state := "active"
+				if c.RevokedAt != nil {
+					state = "revoked"
+				}
+				fmt.Fprintf(w, "%s\t%s\t%s\t%d/%d\t%s\t%s\t%s\t%s\n", c.ID, c.Dataset, shortAlg(c.Algorithm), c.RunsUsed, c.MaxRuns,
+					outputPolicy(c.Output), c.ExpiresAt.Format(time.DateOnly), state, c.Requester)
 			}
 			return w.Flush()
 		}),
@@ -233,7 +238,21 @@ func consentCmd(cfg *Config) *cobra.Command {
 		func(v *vault.Vault, cmd *cobra.Command, id string) (*vault.ConsentRequest, error) {
 			return v.Deny(cmd.Context(), id)
 		})
-	c.AddCommand(list, show, approve, deny)
+	revoke := &cobra.Command{
+		Use:   "revoke ID",
+		Short: "Revoke an issued consent: its status bit is set and its next job is refused",
+		Args:  cobra.ExactArgs(1),
+		RunE: withVault(cfg, func(cmd *cobra.Command, args []string, v *vault.Vault) error {
+			c, err := v.Revoke(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cfg.Stdout, "Revoked consent %s (status list %s, index %d) at %s.\n",
+				c.ID, vault.StatusListID, c.StatusIndex, c.RevokedAt.Format(time.RFC3339))
+			return nil
+		}),
+	}
+	c.AddCommand(list, show, approve, deny, revoke)
 	return c
 }
 
@@ -244,14 +263,28 @@ func printRequest(cfg *Config, r *vault.ConsentRequest) {
 	fmt.Fprintf(w, "Requester\t%s\n", r.Requester)
 	fmt.Fprintf(w, "Dataset\t%s\n", r.Dataset)
 	fmt.Fprintf(w, "Algorithm\t%s\n", r.Algorithm)
-	fmt.Fprintf(w, "Purpose\t%s\n", r.Purpose)
+	cols := "all"
+	if len(r.Columns) > 0 {
+		cols = strings.Join(r.Columns, ", ")
+	}
+	fmt.Fprintf(w, "Columns\t%s\n", cols)
+	fmt.Fprintf(w, "Purpose\t%s (%s)\n", r.Purpose, r.PurposeCode)
 	fmt.Fprintf(w, "Runs\t%d\n", r.MaxRuns)
-	fmt.Fprintf(w, "Price\t%s per run\n", money(r.Price.Amount, r.Price.Currency))
+	fmt.Fprintf(w, "Output\t%s\n", outputPolicy(r.Output))
+	fmt.Fprintf(w, "Price\t%s per %s\n", money(r.Price.Amount, r.Price.Currency), r.Per)
 	fmt.Fprintf(w, "Until\t%s\n", r.ExpiresAt.Format(time.RFC3339))
 	if r.ConsentID != "" {
 		fmt.Fprintf(w, "Consent\t%s\n", r.ConsentID)
 	}
 	w.Flush()
+}
+
+// outputPolicy says an output policy in a few words.
+func outputPolicy(o consent.OutputPolicy) string {
+	if o.Policy == consent.OutputDP {
+		return fmt.Sprintf("dp (ε=%g, δ=%g)", o.Epsilon, o.Delta)
+	}
+	return o.Policy
 }
 
 // money formats integer minor units as a decimal amount with two places.

@@ -96,7 +96,7 @@ func openVault(ctx context.Context, cfg *Config) (*vault.Vault, error) {
 	if err != nil {
 		return nil, usageError("%v", err)
 	}
-	return vault.Open(ctx, vault.Config{Home: cfg.Home}, pass)
+	return vault.Open(ctx, vault.Config{Home: cfg.Home, PublicURL: cfg.PublicURL}, pass)
 }
 
 // withVault wraps the body of a command that needs the opened vault.

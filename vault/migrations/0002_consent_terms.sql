@@ -11,3 +11,9 @@ ALTER TABLE consents ADD COLUMN purpose      TEXT NOT NULL DEFAULT '';
 ALTER TABLE consents ADD COLUMN purpose_code TEXT NOT NULL DEFAULT 'other';
 ALTER TABLE consents ADD COLUMN output       TEXT NOT NULL DEFAULT '{"policy":"release"}';
 ALTER TABLE consents ADD COLUMN per          TEXT NOT NULL DEFAULT 'run';
+
+-- Each consent's bit in a Bitstring Status List, and when it was revoked.
+ALTER TABLE consents ADD COLUMN status_list  TEXT NOT NULL DEFAULT '';
+ALTER TABLE consents ADD COLUMN status_index INTEGER NOT NULL DEFAULT -1;
+ALTER TABLE consents ADD COLUMN revoked_at   TEXT;
+CREATE UNIQUE INDEX consents_status ON consents (status_list, status_index) WHERE status_index >= 0;
