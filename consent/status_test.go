@@ -181,15 +181,18 @@ func TestCredentialStatusRefused(t *testing.T) {
 	k := testKeys(t)
 	hdr := header(k.owner.KeyID())
 	tests := map[string]func(st map[string]any){
-		"wrong type":         func(st map[string]any) { st["type"] = "StatusList2021Entry" },
-		"suspension":         func(st map[string]any) { st["statusPurpose"] = "suspension" },
-		"index a number":     func(st map[string]any) { st["statusListIndex"] = 94567 },
-		"index leading zero": func(st map[string]any) { st["statusListIndex"] = "094567"; st["id"] = testStatus.ListCredential + "#094567" },
-		"index negative":     func(st map[string]any) { st["statusListIndex"] = "-1" },
-		"index too large":    func(st map[string]any) { st["statusListIndex"] = "99999999" },
-		"list URL a URN":     func(st map[string]any) { st["statusListCredential"] = "urn:list:1" },
-		"list URL query":     func(st map[string]any) { st["statusListCredential"] = "https://v.example/s?l=1" },
-		"id elsewhere":       func(st map[string]any) { st["id"] = "https://evil.example/1#94567" },
+		"wrong type":     func(st map[string]any) { st["type"] = "StatusList2021Entry" },
+		"suspension":     func(st map[string]any) { st["statusPurpose"] = "suspension" },
+		"index a number": func(st map[string]any) { st["statusListIndex"] = 94567 },
+		"index leading zero": func(st map[string]any) {
+			st["statusListIndex"] = "094567"
+			st["id"] = testStatus.ListCredential + "#094567"
+		},
+		"index negative":  func(st map[string]any) { st["statusListIndex"] = "-1" },
+		"index too large": func(st map[string]any) { st["statusListIndex"] = "99999999" },
+		"list URL a URN":  func(st map[string]any) { st["statusListCredential"] = "urn:list:1" },
+		"list URL query":  func(st map[string]any) { st["statusListCredential"] = "https://v.example/s?l=1" },
+		"id elsewhere":    func(st map[string]any) { st["id"] = "https://evil.example/1#94567" },
 	}
 	for name, bend := range tests {
 		t.Run(name, func(t *testing.T) {
