@@ -88,7 +88,11 @@ func newWorldWith(t *testing.T, change func(*vault.Config)) *world {
 // ask sends a consent request signed by signer and returns its id.
 func (w *world) ask(signer *did.Key, algorithm string, runs int, validity time.Duration) string {
 	w.t.Helper()
-	return w.send(signer, w.request(signer, algorithm, runs, validity))
+	id := w.send(signer, w.request(signer, algorithm, runs, validity))
+	if st, err := w.client.ConsentRequest(w.ctx, id); err != nil || st.State != vault.Pending {
+		w.t.Fatalf("new request: %+v, %v", st, err)
+	}
+	return id
 }
 
 // request returns the standard request: all columns, research, results
@@ -114,12 +118,8 @@ func (w *world) send(signer *did.Key, req consent.Request) string {
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	st, err := w.client.SubmitConsentRequest(w.ctx, token)
-	if err != nil {
+	if _, err := w.client.SubmitConsentRequest(w.ctx, token); err != nil {
 		w.t.Fatal(err)
-	}
-	if st.State != vault.Pending {
-		w.t.Fatalf("new request is %s", st.State)
 	}
 	return id
 }

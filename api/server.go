@@ -16,6 +16,7 @@ import (
 
 	"github.com/trove-project/trove"
 	"github.com/trove-project/trove/compute"
+	"github.com/trove-project/trove/consent"
 	"github.com/trove-project/trove/ledger"
 	"github.com/trove-project/trove/vault"
 )
@@ -37,6 +38,7 @@ type Vault interface {
 	Claim(ctx context.Context, id string) (*ledger.Claim, error)
 	RespondClaim(ctx context.Context, id, action, token string) (*ledger.Claim, error)
 	StatusList(ctx context.Context, list string) (string, error)
+	Policy(ctx context.Context) (*consent.Policy, error)
 }
 
 // Limits on request bodies.
@@ -192,7 +194,12 @@ func (s *Server) catalog(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	cat := Catalog{Vault: s.Vault.DID(), Datasets: []CatalogDataset{}, Algorithms: compute.Builtins()}
+	p, err := s.Vault.Policy(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	cat := Catalog{Vault: s.Vault.DID(), Datasets: []CatalogDataset{}, Algorithms: compute.Builtins(),
+		Policy: CatalogPolicy{Hash: p.Hash(), Summary: p.Summary()}}
 	for _, d := range ds {
 		cat.Datasets = append(cat.Datasets, CatalogDataset{Name: d.Name, Digest: d.Digest, Schema: d.Schema, Rows: rowsBucket(d.Rows)})
 	}

@@ -16,6 +16,15 @@ type Catalog struct {
 	Vault      string           `json:"vault"`      // the vault's DID: the audience of presentations
 	Datasets   []CatalogDataset `json:"datasets"`   // what may be asked for
 	Algorithms []string         `json:"algorithms"` // built-in algorithm ids it runs
+	Policy     CatalogPolicy    `json:"policy"`     // the standing rules requests meet
+}
+
+// CatalogPolicy publishes the active standing rules, so that requesters
+// know the terms before they ask: the rule set's hash (which the log names
+// with each automatic decision) and the rules in plain language.
+type CatalogPolicy struct {
+	Hash    string   `json:"hash"`
+	Summary []string `json:"summary"`
 }
 
 // CatalogDataset describes one dataset without revealing its values.

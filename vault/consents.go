@@ -30,6 +30,7 @@ type ConsentRequest struct {
 	ConsentID  string     `json:"consent_id,omitempty"`
 	Credential string     `json:"credential,omitempty"` // the Consent VC-JWT, once approved
 	DecidedAt  *time.Time `json:"decided_at,omitempty"`
+	DecidedBy  string     `json:"decided_by,omitempty"` // "owner", or "rule:<id>" for a standing rule
 }
 
 // Consent is an issued consent and how much of it is used.
@@ -65,7 +66,8 @@ func (c *Consent) Terms(vaultDID string) consent.Terms {
 }
 
 // SubmitRequest verifies a signed consent request addressed to this vault
-// and stores it as pending.
+// and stores it as pending; the standing rules (SetPolicy) may approve or
+// deny it at once.
 func (v *Vault) SubmitRequest(ctx context.Context, token string) (*ConsentRequest, error) {
 	now := v.now()
 	req, err := consent.VerifyRequest(token, v.DID(), now)
@@ -106,12 +108,15 @@ func (v *Vault) SubmitRequest(ctx context.Context, token string) (*ConsentReques
 			Fields: map[string]string{"request_id": req.ID, "dataset": req.Dataset, "algorithm": req.Algorithm,
 				"purpose_code": req.PurposeCode, "output": req.Output.Policy},
 		})
-		return err
+		if err != nil {
+			return err
+		}
+		return v.applyPolicy(ctx, tx, &ConsentRequest{Request: *req, State: Pending}, now)
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &ConsentRequest{Request: *req, State: Pending}, nil
+	return v.ConsentRequest(ctx, req.ID)
 }
 
 // ConsentRequests lists requests, newest first; state "" lists all.
@@ -153,7 +158,7 @@ func (v *Vault) scanRequest(s scanner) (*ConsentRequest, error) {
 	var consentID, decided, credential sql.NullString
 	var cols, output string
 	if err := s.Scan(&r.ID, &r.Requester, &r.Dataset, &r.Algorithm, &r.Purpose, &r.MaxRuns, &r.Price.Amount, &r.Price.Currency,
-		&expires, &created, &r.State, &consentID, &decided, &credential, &cols, &r.PurposeCode, &output, &r.Per); err != nil {
+		&expires, &created, &r.State, &consentID, &decided, &credential, &cols, &r.PurposeCode, &output, &r.Per, &r.DecidedBy); err != nil {
 		return nil, err
 	}
 	if err := decodeTerms(cols, output, &r.Columns, &r.Output); err != nil {
@@ -179,7 +184,7 @@ func (v *Vault) scanRequest(s scanner) (*ConsentRequest, error) {
 }
 
 const requestColumns = `id, requester, dataset, algorithm, purpose, max_runs, amount, currency, expires_at, created_at, state, consent_id, decided_at,
-	(SELECT credential FROM consents WHERE consents.request_id = consent_requests.id), columns, purpose_code, output, per`
+	(SELECT credential FROM consents WHERE consents.request_id = consent_requests.id), columns, purpose_code, output, per, decided_by`
 
 // pendingRequest returns a request that waits for a decision.
 func (v *Vault) pendingRequest(ctx context.Context, tx *sql.Tx, id string) (*ConsentRequest, error) {
@@ -202,32 +207,70 @@ func (v *Vault) Approve(ctx context.Context, id string) (*ConsentRequest, error)
 		if err != nil {
 			return err
 		}
-		if !r.ExpiresAt.After(now) {
-			return trove.Errorf(trove.ECONFLICT, "request %s asks for a consent that ended at %s", id, r.ExpiresAt.Format(time.RFC3339))
-		}
 		terms, err := v.requestTerms(ctx, tx, r)
 		if err != nil {
 			return err
 		}
-		consentID, err := v.insertConsent(ctx, tx, r, terms, now)
-		if err != nil {
-			return err
-		}
-		digest := terms.DatasetDigest
-		if _, err := tx.ExecContext(ctx, `UPDATE consent_requests SET state = 'approved', consent_id = ?, decided_at = ? WHERE id = ?`,
-			consentID, formatTime(now), id); err != nil {
-			return err
-		}
-		_, err = v.appendLog(ctx, tx, ledger.Entry{
-			Type: ledger.RequestApproved, Time: now, Subject: r.Requester,
-			Fields: map[string]string{"request_id": id, "consent_id": consentID, "dataset_digest": digest, "algorithm": r.Algorithm, "by": "owner"},
-		})
-		return err
+		return v.approve(ctx, tx, r, terms, now, byOwner)
 	})
 	if err != nil {
 		return nil, err
 	}
 	return v.ConsentRequest(ctx, id)
+}
+
+// decider is who decided a request, as recorded with it and logged.
+type decider struct {
+	by     string            // "owner" or "rule:<id>"
+	fields map[string]string // logged with the decision
+}
+
+var byOwner = decider{by: "owner", fields: map[string]string{"by": "owner"}}
+
+// byRule is a decision of a standing rule: logged with the rule's id and
+// the hash of the rule set it belongs to.
+func byRule(d consent.Decision) decider {
+	return decider{by: "rule:" + d.RuleID, fields: map[string]string{"by": "rule", "rule_id": d.RuleID, "rule_set": d.RuleSet}}
+}
+
+func (d decider) logFields(base map[string]string) map[string]string {
+	for k, v := range d.fields {
+		base[k] = v
+	}
+	return base
+}
+
+// approve issues a credential for r under terms and marks r approved.
+func (v *Vault) approve(ctx context.Context, tx *sql.Tx, r *ConsentRequest, terms consent.Terms, now time.Time, who decider) error {
+	if !r.ExpiresAt.After(now) {
+		return trove.Errorf(trove.ECONFLICT, "request %s asks for a consent that ended at %s", r.ID, r.ExpiresAt.Format(time.RFC3339))
+	}
+	consentID, err := v.insertConsent(ctx, tx, r, terms, now)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE consent_requests SET state = 'approved', consent_id = ?, decided_at = ?, decided_by = ? WHERE id = ?`,
+		consentID, formatTime(now), who.by, r.ID); err != nil {
+		return err
+	}
+	_, err = v.appendLog(ctx, tx, ledger.Entry{
+		Type: ledger.RequestApproved, Time: now, Subject: r.Requester,
+		Fields: who.logFields(map[string]string{"request_id": r.ID, "consent_id": consentID, "dataset_digest": terms.DatasetDigest, "algorithm": terms.Algorithm}),
+	})
+	return err
+}
+
+// deny marks r denied.
+func (v *Vault) deny(ctx context.Context, tx *sql.Tx, r *ConsentRequest, now time.Time, who decider) error {
+	if _, err := tx.ExecContext(ctx, `UPDATE consent_requests SET state = 'denied', decided_at = ?, decided_by = ? WHERE id = ?`,
+		formatTime(now), who.by, r.ID); err != nil {
+		return err
+	}
+	_, err := v.appendLog(ctx, tx, ledger.Entry{
+		Type: ledger.RequestDenied, Time: now, Subject: r.Requester,
+		Fields: who.logFields(map[string]string{"request_id": r.ID}),
+	})
+	return err
 }
 
 // requestTerms returns the terms a request asks for, with the dataset's
@@ -335,14 +378,7 @@ func (v *Vault) Deny(ctx context.Context, id string) (*ConsentRequest, error) {
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE consent_requests SET state = 'denied', decided_at = ? WHERE id = ?`, formatTime(now), id); err != nil {
-			return err
-		}
-		_, err = v.appendLog(ctx, tx, ledger.Entry{
-			Type: ledger.RequestDenied, Time: now, Subject: r.Requester,
-			Fields: map[string]string{"request_id": id, "by": "owner"},
-		})
-		return err
+		return v.deny(ctx, tx, r, now, byOwner)
 	})
 	if err != nil {
 		return nil, err

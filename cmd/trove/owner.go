@@ -276,6 +276,9 @@ func printRequest(cfg *Config, r *vault.ConsentRequest) {
 	if r.ConsentID != "" {
 		fmt.Fprintf(w, "Consent\t%s\n", r.ConsentID)
 	}
+	if r.DecidedBy != "" {
+		fmt.Fprintf(w, "Decided by\t%s\n", r.DecidedBy)
+	}
 	w.Flush()
 }
 

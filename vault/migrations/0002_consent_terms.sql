@@ -17,3 +17,14 @@ ALTER TABLE consents ADD COLUMN status_list  TEXT NOT NULL DEFAULT '';
 ALTER TABLE consents ADD COLUMN status_index INTEGER NOT NULL DEFAULT -1;
 ALTER TABLE consents ADD COLUMN revoked_at   TEXT;
 CREATE UNIQUE INDEX consents_status ON consents (status_list, status_index) WHERE status_index >= 0;
+
+-- Standing rules: every rule set the owner has made active, newest last.
+CREATE TABLE policies (
+	id         INTEGER PRIMARY KEY,
+	hash       TEXT NOT NULL,
+	body       TEXT NOT NULL,
+	created_at TEXT NOT NULL
+);
+
+-- Who decided a request: "owner", or "rule:<id>" for a standing rule.
+ALTER TABLE consent_requests ADD COLUMN decided_by TEXT NOT NULL DEFAULT '';
