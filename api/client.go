@@ -111,6 +111,12 @@ func (c *Client) ConsentRequest(ctx context.Context, id string) (*ConsentRequest
 	return &st, c.do(ctx, http.MethodGet, "/v1/consent-requests/"+url.PathEscape(id), nil, &st)
 }
 
+// AnswerCounter sends a requester's signed answer to a counter-offer.
+func (c *Client) AnswerCounter(ctx context.Context, id, reply string) (*ConsentRequestStatus, error) {
+	var st ConsentRequestStatus
+	return &st, c.do(ctx, http.MethodPost, "/v1/consent-requests/"+url.PathEscape(id)+"/reply", CounterReplyBody{Reply: reply}, &st)
+}
+
 // Challenge fetches a single-use nonce for a presentation.
 func (c *Client) Challenge(ctx context.Context) (*Challenge, error) {
 	var ch Challenge

@@ -39,6 +39,7 @@ type Vault interface {
 	RespondClaim(ctx context.Context, id, action, token string) (*ledger.Claim, error)
 	StatusList(ctx context.Context, list string) (string, error)
 	Policy(ctx context.Context) (*consent.Policy, error)
+	AnswerCounter(ctx context.Context, id, token string) (*vault.ConsentRequest, error)
 }
 
 // Limits on request bodies.
@@ -115,6 +116,7 @@ func (s *Server) routes() {
 	e.GET("/v1/catalog", s.catalog)
 	e.POST("/v1/consent-requests", s.submitRequest, small)
 	e.GET("/v1/consent-requests/:id", s.getRequest)
+	e.POST("/v1/consent-requests/:id/reply", s.answerCounter, small)
 	e.GET("/v1/challenge", s.challenge)
 	e.POST("/v1/jobs", s.submitJob, bodyLimit(MaxJobBody))
 	e.GET("/v1/jobs/:id", s.getJob)
@@ -219,7 +221,20 @@ func (s *Server) submitRequest(c echo.Context) error {
 }
 
 func statusOfRequest(r *vault.ConsentRequest) ConsentRequestStatus {
-	return ConsentRequestStatus{ID: r.ID, State: r.State, ConsentID: r.ConsentID, Credential: r.Credential}
+	return ConsentRequestStatus{ID: r.ID, State: r.State, ConsentID: r.ConsentID, Credential: r.Credential, CounterOffer: r.CounterOffer}
+}
+
+// answerCounter takes a requester's signed answer to a counter-offer.
+func (s *Server) answerCounter(c echo.Context) error {
+	var body CounterReplyBody
+	if err := decode(c, &body); err != nil {
+		return err
+	}
+	r, err := s.Vault.AnswerCounter(c.Request().Context(), c.Param("id"), body.Reply)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, statusOfRequest(r))
 }
 
 func (s *Server) getRequest(c echo.Context) error {

@@ -43,9 +43,15 @@ type ConsentRequestBody struct {
 // ConsentRequestStatus is what GET /v1/consent-requests/{id} returns.
 type ConsentRequestStatus struct {
 	ID         string `json:"id"`
-	State      string `json:"state"` // pending, approved or denied
-	ConsentID  string `json:"consent_id,omitempty"`
-	Credential string `json:"credential,omitempty"` // the Consent VC-JWT, once approved
+	State        string `json:"state"` // pending, countered, approved or denied
+	ConsentID    string `json:"consent_id,omitempty"`
+	Credential   string `json:"credential,omitempty"`    // the Consent VC-JWT, once approved
+	CounterOffer string `json:"counter_offer,omitempty"` // the owner's signed counter-offer, while countered
+}
+
+// CounterReplyBody is the body of POST /v1/consent-requests/{id}/reply.
+type CounterReplyBody struct {
+	Reply string `json:"reply"` // the requester-signed answer (JWS)
 }
 
 // Challenge is a single-use nonce for a job presentation: GET /v1/challenge.

@@ -26,7 +26,7 @@ type Request struct {
 
 // Terms returns the terms the request asks for, without a dataset digest
 // (the vault knows it) and with Columns as asked (none means all).
-func (r *Request) Terms() Terms {
+func (r Request) Terms() Terms {
 	return Terms{
 		Vault: r.Vault, Dataset: r.Dataset, Algorithm: r.Algorithm, Columns: r.Columns,
 		Purpose: r.Purpose, PurposeCode: r.PurposeCode, MaxRuns: r.MaxRuns,

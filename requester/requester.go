@@ -117,6 +117,7 @@ type PendingRequest struct {
 	Vault     string `json:"vault"`
 	Dataset   string `json:"dataset"`
 	Algorithm string `json:"algorithm"`
+	Token     string `json:"token,omitempty"` // the signed request, which a counter-offer names by hash
 }
 
 // RequestConsent signs a consent request for the vault behind c, sends it,
@@ -144,7 +145,7 @@ func (r *Requester) RequestConsent(ctx context.Context, c *api.Client, ask Ask) 
 	if err != nil {
 		return nil, err
 	}
-	p := PendingRequest{ID: id, VaultURL: c.BaseURL(), Vault: cat.Vault, Dataset: ask.Dataset, Algorithm: ask.Algorithm}
+	p := PendingRequest{ID: id, VaultURL: c.BaseURL(), Vault: cat.Vault, Dataset: ask.Dataset, Algorithm: ask.Algorithm, Token: token}
 	if err := r.saveJSON(filepath.Join("requests", id+".json"), p); err != nil {
 		return nil, err
 	}

@@ -30,7 +30,10 @@ type ConsentRequest struct {
 	ConsentID  string     `json:"consent_id,omitempty"`
 	Credential string     `json:"credential,omitempty"` // the Consent VC-JWT, once approved
 	DecidedAt  *time.Time `json:"decided_at,omitempty"`
-	DecidedBy  string     `json:"decided_by,omitempty"` // "owner", or "rule:<id>" for a standing rule
+	DecidedBy  string     `json:"decided_by,omitempty"` // "owner", "requester" (who declined a counter-offer), or "rule:<id>"
+	// CounterOffer is the owner's signed counter-offer (consent.Counter)
+	// while the request is Countered.
+	CounterOffer string `json:"counter_offer,omitempty"`
 }
 
 // Consent is an issued consent and how much of it is used.
@@ -155,11 +158,14 @@ func (v *Vault) consentRequest(ctx context.Context, q queryer, id string) (*Cons
 func (v *Vault) scanRequest(s scanner) (*ConsentRequest, error) {
 	var r ConsentRequest
 	var expires, created string
-	var consentID, decided, credential sql.NullString
+	var consentID, decided, credential, counter sql.NullString
 	var cols, output string
 	if err := s.Scan(&r.ID, &r.Requester, &r.Dataset, &r.Algorithm, &r.Purpose, &r.MaxRuns, &r.Price.Amount, &r.Price.Currency,
-		&expires, &created, &r.State, &consentID, &decided, &credential, &cols, &r.PurposeCode, &output, &r.Per, &r.DecidedBy); err != nil {
+		&expires, &created, &r.State, &consentID, &decided, &credential, &cols, &r.PurposeCode, &output, &r.Per, &r.DecidedBy, &counter); err != nil {
 		return nil, err
+	}
+	if counter.Valid && r.State == Pending {
+		r.State, r.CounterOffer = Countered, counter.String
 	}
 	if err := decodeTerms(cols, output, &r.Columns, &r.Output); err != nil {
 		return nil, err
@@ -184,7 +190,8 @@ func (v *Vault) scanRequest(s scanner) (*ConsentRequest, error) {
 }
 
 const requestColumns = `id, requester, dataset, algorithm, purpose, max_runs, amount, currency, expires_at, created_at, state, consent_id, decided_at,
-	(SELECT credential FROM consents WHERE consents.request_id = consent_requests.id), columns, purpose_code, output, per, decided_by`
+	(SELECT credential FROM consents WHERE consents.request_id = consent_requests.id), columns, purpose_code, output, per, decided_by,
+	(SELECT token FROM counter_offers WHERE counter_offers.request_id = consent_requests.id AND state = 'open')`
 
 // pendingRequest returns a request that waits for a decision.
 func (v *Vault) pendingRequest(ctx context.Context, tx *sql.Tx, id string) (*ConsentRequest, error) {

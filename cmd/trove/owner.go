@@ -157,7 +157,7 @@ func parseTypes(flags []string) (map[string]dataset.Kind, error) {
 }
 
 func consentCmd(cfg *Config) *cobra.Command {
-	c := &cobra.Command{Use: "consent", Short: "Review consent requests; approve or deny them"}
+	c := &cobra.Command{Use: "consent", Short: "Review consent requests; approve, deny or counter them; revoke consents"}
 	var all bool
 	list := &cobra.Command{
 		Use:   "list",
@@ -238,6 +238,55 @@ func consentCmd(cfg *Config) *cobra.Command {
 		func(v *vault.Vault, cmd *cobra.Command, id string) (*vault.ConsentRequest, error) {
 			return v.Deny(cmd.Context(), id)
 		})
+	var (
+		cRuns            int
+		cUntil           string
+		cColumns         []string
+		cOutput, cPrice  string
+		cEpsilon, cDelta float64
+	)
+	counter := &cobra.Command{
+		Use:   "counter ID",
+		Short: "Answer a request with narrower terms; the requester accepts or declines",
+		Long: `Answer a pending request with narrower terms, signed by you: fewer runs, an
+earlier end, fewer columns, review or dp instead of release, a smaller ε or δ,
+a higher price. The requester sees the offer and accepts (the credential is
+then issued for exactly these terms) or declines. Each step is logged.`,
+		Args: cobra.ExactArgs(1),
+		RunE: withVault(cfg, func(cmd *cobra.Command, args []string, v *vault.Vault) error {
+			n := vault.Narrowing{MaxRuns: cRuns, Columns: cColumns}
+			if cUntil != "" {
+				t, err := time.Parse(time.RFC3339, cUntil)
+				if err != nil {
+					return usageError("--until %q: want an RFC 3339 time such as 2026-12-31T00:00:00Z", cUntil)
+				}
+				n.ExpiresAt = t
+			}
+			if cOutput != "" {
+				n.Output = &consent.OutputPolicy{Policy: cOutput, Epsilon: cEpsilon, Delta: cDelta}
+			}
+			if cPrice != "" {
+				p, err := parsePrice(cPrice)
+				if err != nil {
+					return err
+				}
+				n.Price = p.Amount
+			}
+			r, err := v.Counter(cmd.Context(), args[0], n)
+			if err != nil {
+				return err
+			}
+			printRequest(cfg, r)
+			return nil
+		}),
+	}
+	counter.Flags().IntVar(&cRuns, "runs", 0, "fewer runs than asked")
+	counter.Flags().StringVar(&cUntil, "until", "", "an earlier end (RFC 3339)")
+	counter.Flags().StringSliceVar(&cColumns, "columns", nil, "only these of the columns asked for")
+	counter.Flags().StringVar(&cOutput, "output", "", "review or dp instead of release")
+	counter.Flags().Float64Var(&cEpsilon, "epsilon", 0, "with --output dp: ε at most what was asked")
+	counter.Flags().Float64Var(&cDelta, "delta", 0, "with --output dp: δ at most what was asked")
+	counter.Flags().StringVar(&cPrice, "price", "", "a higher price, same currency, like \"300 EUR\"")
 	revoke := &cobra.Command{
 		Use:   "revoke ID",
 		Short: "Revoke an issued consent: its status bit is set and its next job is refused",
@@ -252,7 +301,7 @@ func consentCmd(cfg *Config) *cobra.Command {
 			return nil
 		}),
 	}
-	c.AddCommand(list, show, approve, deny, revoke)
+	c.AddCommand(list, show, approve, deny, counter, revoke)
 	return c
 }
 

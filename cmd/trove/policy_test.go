@@ -101,3 +101,36 @@ func TestPolicyAndRevokeCommands(t *testing.T) {
 		t.Fatalf("run under a revoked consent: exit %d, %q", code, errOut)
 	}
 }
+
+// The owner counters a request; the requester sees the offer and accepts.
+func TestCounterOfferCommands(t *testing.T) {
+	cfg := testConfig(t)
+	mustRun(t, cfg, "init")
+	mustRun(t, cfg, "data", "import", "health", writeFile(t, "h.csv", "age,weight\n34,70.5\n51,82\n29,61\n"))
+	v, err := vault.Open(context.Background(), vault.Config{Home: cfg.Home}, []byte(cfg.Passphrase))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	srv := api.NewServer(v, "127.0.0.1:0", nil)
+	if err := srv.Open(); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close(context.Background())
+	mustRun(t, cfg, "requester", "init")
+	out := mustRun(t, cfg, "request", "consent", "--vault", srv.URL(), "--dataset", "health", "--algorithm", "builtin:stats@1",
+		"--purpose", "a study", "--purpose-code", "research", "--runs", "5", "--price", "100 EUR")
+	id := regexp.MustCompile(`request (req_[0-9a-f]+)`).FindStringSubmatch(out)[1]
+	if _, errOut, code := run(t, cfg, "consent", "counter", id, "--runs", "9"); code != exitInvalid || !strings.Contains(errOut, "more runs") {
+		t.Fatalf("a wider counter: exit %d %q", code, errOut)
+	}
+	mustRun(t, cfg, "consent", "counter", id, "--runs", "2", "--columns", "age", "--price", "150 EUR")
+	out = mustRun(t, cfg, "request", "status", id)
+	if !strings.Contains(out, "countered") || !strings.Contains(out, "2 runs") || !strings.Contains(out, "columns age") || !strings.Contains(out, "1.50 EUR per run") {
+		t.Fatalf("status of a countered request: %q", out)
+	}
+	out = mustRun(t, cfg, "request", "accept", id)
+	if !strings.Contains(out, "approved") || !strings.Contains(out, "--consent urn:uuid:") {
+		t.Fatalf("accept: %q", out)
+	}
+}

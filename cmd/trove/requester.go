@@ -20,6 +20,7 @@ import (
 	"github.com/trove-project/trove/internal/safefile"
 	"github.com/trove-project/trove/ledger"
 	"github.com/trove-project/trove/requester"
+	"github.com/trove-project/trove/vault"
 )
 
 func openRequester(cfg *Config) (*requester.Requester, error) {
@@ -166,6 +167,17 @@ func requestCmd(cfg *Config) *cobra.Command {
 				return err
 			}
 			fmt.Fprintf(cfg.Stdout, "Request %s: %s\n", st.ID, st.State)
+			if st.State == vault.Countered {
+				co, err := r.CounterOffer(cmd.Context(), client, args[0])
+				if err != nil {
+					return err
+				}
+				t := co.Terms
+				fmt.Fprintf(cfg.Stdout, "The owner offers instead: %d runs until %s, columns %s, output %s, %s per %s.\n"+
+					"Answer with: trove request accept %s  or  trove request decline %s\n",
+					t.MaxRuns, co.ExpiresAt.Format(time.RFC3339), strings.Join(t.Columns, ", "), outputPolicy(t.Output),
+					money(t.Price.Amount, t.Price.Currency), t.Per, st.ID, st.ID)
+			}
 			if cred != nil {
 				fmt.Fprintf(cfg.Stdout, "Consent %s: %d runs of %s on %s until %s\nRun it with: trove request run --vault %s --consent %s\n",
 					cred.ID, cred.Terms.MaxRuns, cred.Terms.Algorithm, cred.Terms.Dataset, cred.Expires.Format(time.RFC3339), p.VaultURL, cred.ID)
@@ -222,7 +234,37 @@ func requestCmd(cfg *Config) *cobra.Command {
 	for _, f := range []string{"vault", "consent"} {
 		run.MarkFlagRequired(f)
 	}
-	c.AddCommand(ask, status, run)
+	answer := func(use, answer, short string) *cobra.Command {
+		return &cobra.Command{
+			Use: use + " ID", Short: short, Args: cobra.ExactArgs(1),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				r, err := openRequester(cfg)
+				if err != nil {
+					return err
+				}
+				p, err := r.Request(args[0])
+				if err != nil {
+					return err
+				}
+				client, err := api.NewClient(p.VaultURL, nil)
+				if err != nil {
+					return err
+				}
+				st, cred, err := r.AnswerCounter(cmd.Context(), client, args[0], answer)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(cfg.Stdout, "Request %s: %s\n", st.ID, st.State)
+				if cred != nil {
+					fmt.Fprintf(cfg.Stdout, "Run it with: trove request run --vault %s --consent %s\n", p.VaultURL, cred.ID)
+				}
+				return nil
+			},
+		}
+	}
+	c.AddCommand(ask, status, run,
+		answer("accept", consent.Accept, "Accept the owner's counter-offer on a request: the credential is issued for its terms"),
+		answer("decline", consent.Decline, "Decline the owner's counter-offer on a request: the request ends denied"))
 	return c
 }
 

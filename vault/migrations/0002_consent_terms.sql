@@ -28,3 +28,18 @@ CREATE TABLE policies (
 
 -- Who decided a request: "owner", or "rule:<id>" for a standing rule.
 ALTER TABLE consent_requests ADD COLUMN decided_by TEXT NOT NULL DEFAULT '';
+
+-- Counter-offers: the owner's narrower terms for a request, signed, and the
+-- requester's signed answer.
+CREATE TABLE counter_offers (
+	id         TEXT PRIMARY KEY,
+	request_id TEXT NOT NULL REFERENCES consent_requests(id),
+	token      TEXT NOT NULL,
+	terms      TEXT NOT NULL,
+	expires_at TEXT NOT NULL,
+	state      TEXT NOT NULL CHECK (state IN ('open', 'accepted', 'declined')),
+	reply      TEXT,
+	created_at TEXT NOT NULL,
+	decided_at TEXT
+);
+CREATE UNIQUE INDEX counter_offers_open ON counter_offers (request_id) WHERE state = 'open';
