@@ -42,7 +42,7 @@ type ConsentRequestBody struct {
 
 // ConsentRequestStatus is what GET /v1/consent-requests/{id} returns.
 type ConsentRequestStatus struct {
-	ID         string `json:"id"`
+	ID           string `json:"id"`
 	State        string `json:"state"` // pending, countered, approved or denied
 	ConsentID    string `json:"consent_id,omitempty"`
 	Credential   string `json:"credential,omitempty"`    // the Consent VC-JWT, once approved

@@ -175,4 +175,3 @@ func (v *Vault) AnswerCounter(ctx context.Context, id, token string) (*ConsentRe
 	}
 	return v.ConsentRequest(ctx, id)
 }
-
