@@ -3,6 +3,8 @@ package api
 import (
 	"bytes"
 	"context"
+	cryptorand "crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -23,10 +25,28 @@ const (
 	maxCheckpoint = 8 << 10
 )
 
-// Client calls one vault's public API.
+// Client calls one vault's public API. A client made by As signs every
+// request as a requester (RFC 9421, see SignRequest); requester endpoints
+// refuse unsigned ones.
 type Client struct {
-	base string
-	http *http.Client
+	base   string
+	http   *http.Client
+	signer Signer
+	now    func() time.Time
+	rand   io.Reader
+}
+
+// As returns a client for the same vault that signs its requests as s,
+// with times from now (nil: time.Now) and nonces from rand (nil:
+// crypto/rand).
+func (c *Client) As(s Signer, now func() time.Time, rand io.Reader) *Client {
+	if now == nil {
+		now = time.Now
+	}
+	if rand == nil {
+		rand = cryptorand.Reader
+	}
+	return &Client{base: c.base, http: c.http, signer: s, now: now, rand: rand}
 }
 
 // NewClient returns a client for the vault at baseURL (such as
@@ -49,17 +69,26 @@ func (c *Client) BaseURL() string { return c.base }
 // do sends a request and decodes a JSON answer into out (unless out is
 // nil), turning problem documents into *trove.Error.
 func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
-	var body io.Reader
+	var raw []byte
 	if in != nil {
 		b, err := json.Marshal(in)
 		if err != nil {
 			return err
 		}
-		body = bytes.NewReader(b)
+		raw = b
 	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, bytes.NewReader(raw))
 	if err != nil {
 		return err
+	}
+	if c.signer != nil {
+		var n [18]byte
+		if _, err := io.ReadFull(c.rand, n[:]); err != nil {
+			return fmt.Errorf("request nonce: %w", err)
+		}
+		if err := SignRequest(req, raw, c.signer, c.now(), base64.RawURLEncoding.EncodeToString(n[:])); err != nil {
+			return err
+		}
 	}
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")

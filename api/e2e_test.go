@@ -70,6 +70,7 @@ func newWorldWith(t *testing.T, change func(*vault.Config)) *world {
 		t.Fatal(err)
 	}
 	srv := api.NewServer(v, "127.0.0.1:0", nil)
+	srv.Now = clk.Now
 	if err := srv.Open(); err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +83,7 @@ func newWorldWith(t *testing.T, change func(*vault.Config)) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &world{t: t, ctx: ctx, clock: clk, vault: v, srv: srv, client: client, key: key, digest: d.Digest}
+	return &world{t: t, ctx: ctx, clock: clk, vault: v, srv: srv, client: client.As(key, clk.Now, nil), key: key, digest: d.Digest}
 }
 
 // ask sends a consent request signed by signer and returns its id.
@@ -118,7 +119,7 @@ func (w *world) send(signer *did.Key, req consent.Request) string {
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	if _, err := w.client.SubmitConsentRequest(w.ctx, token); err != nil {
+	if _, err := w.client.As(signer, w.clock.Now, nil).SubmitConsentRequest(w.ctx, token); err != nil {
 		w.t.Fatal(err)
 	}
 	return id
@@ -460,7 +461,7 @@ func TestRejectsPresentationByAnotherHolder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = w.client.SubmitJob(w.ctx, api.JobBody{Presentation: w.rawPresent(thief, cred), Algorithm: "builtin:stats@1"})
+	_, err = w.client.As(thief, w.clock.Now, nil).SubmitJob(w.ctx, api.JobBody{Presentation: w.rawPresent(thief, cred), Algorithm: "builtin:stats@1"})
 	w.expectRefused(err, "holder_not_subject")
 }
 

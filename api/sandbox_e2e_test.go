@@ -162,7 +162,9 @@ func TestBusyVaultAnswers429(t *testing.T) {
 
 	statsCred := w.consent("builtin:stats@1", 1, time.Hour)
 	body, _ := json.Marshal(api.JobBody{Presentation: w.present(w.key, statsCred), Algorithm: "builtin:stats@1"})
-	resp, err := http.Post(w.srv.URL()+"/v1/jobs", "application/json", bytes.NewReader(body))
+	post := w.signedRequest("POST", "/v1/jobs", string(body), w.key, w.clock.Now(), w.nonce())
+	post.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(post)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,7 +186,9 @@ func TestBusyVaultAnswers429(t *testing.T) {
 	}
 	w.waitForJob(func(j vault.Job) bool { return j.ID == loop.ID && j.State == vault.JobFailed && j.Reason == "canceled" })
 	// The refused presentation was not used: its nonce and run are still good.
-	resp, err = http.Post(w.srv.URL()+"/v1/jobs", "application/json", bytes.NewReader(body))
+	post = w.signedRequest("POST", "/v1/jobs", string(body), w.key, w.clock.Now(), w.nonce())
+	post.Header.Set("Content-Type", "application/json")
+	resp, err = http.DefaultClient.Do(post)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -42,8 +42,10 @@ type Vault interface {
 	AnswerCounter(ctx context.Context, id, token string) (*vault.ConsentRequest, error)
 }
 
-// Limits on request bodies.
+// Limits on request bodies and on signed requests remembered.
 const (
+	maxNonces = 1 << 17
+
 	MaxSmallBody = 64 << 10 // JSON bodies other than jobs
 	MaxJobBody   = 48 << 20 // a job carries a module (base64 in JSON)
 )
@@ -53,6 +55,11 @@ type Server struct {
 	Addr   string // listen address; "127.0.0.1:0" picks a free port
 	Vault  Vault
 	Logger *slog.Logger
+	// Now is the clock request signatures are checked against; default
+	// time.Now. Set it before Open.
+	Now func() time.Time
+
+	nonces nonceCache
 
 	ln   net.Listener
 	http *http.Server
@@ -64,7 +71,7 @@ func NewServer(v Vault, addr string, logger *slog.Logger) *Server {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{Addr: addr, Vault: v, Logger: logger, echo: echo.New()}
+	s := &Server{Addr: addr, Vault: v, Logger: logger, echo: echo.New(), Now: time.Now, nonces: nonceCache{max: maxNonces}}
 	s.echo.HideBanner, s.echo.HidePort = true, true
 	s.echo.HTTPErrorHandler = s.handleError
 	s.routes()
@@ -112,22 +119,24 @@ func (s *Server) Close(ctx context.Context) error { return s.http.Shutdown(ctx) 
 func (s *Server) routes() {
 	e := s.echo
 	small := bodyLimit(MaxSmallBody)
+	// Requester endpoints: every request signed by the requester's DID key.
+	auth := s.authenticate
 	e.GET("/healthz", s.health)
 	e.GET("/v1/catalog", s.catalog)
-	e.POST("/v1/consent-requests", s.submitRequest, small)
-	e.GET("/v1/consent-requests/:id", s.getRequest)
-	e.POST("/v1/consent-requests/:id/reply", s.answerCounter, small)
-	e.GET("/v1/challenge", s.challenge)
-	e.POST("/v1/jobs", s.submitJob, bodyLimit(MaxJobBody))
-	e.GET("/v1/jobs/:id", s.getJob)
-	e.GET("/v1/receipts/:id", s.getReceipt)
+	e.POST("/v1/consent-requests", s.submitRequest, small, auth)
+	e.GET("/v1/consent-requests/:id", s.getRequest, small, auth)
+	e.POST("/v1/consent-requests/:id/reply", s.answerCounter, small, auth)
+	e.GET("/v1/challenge", s.challenge, small, auth)
+	e.POST("/v1/jobs", s.submitJob, bodyLimit(MaxJobBody), auth)
+	e.GET("/v1/jobs/:id", s.getJob, small, auth)
+	e.GET("/v1/receipts/:id", s.getReceipt, small, auth)
 	e.GET("/v1/log/checkpoint", s.checkpoint)
 	e.GET("/v1/log/proof/inclusion", s.inclusionProof)
 	e.GET("/v1/log/proof/consistency", s.consistencyProof)
 	e.GET("/v1/log/entries/:index", s.logEntry)
-	e.GET("/v1/claims/:id", s.getClaim)
-	e.POST("/v1/claims/:id/ack", s.respondClaim(ledger.Acknowledge), small)
-	e.POST("/v1/claims/:id/dispute", s.respondClaim(ledger.Dispute), small)
+	e.GET("/v1/claims/:id", s.getClaim, small, auth)
+	e.POST("/v1/claims/:id/ack", s.respondClaim(ledger.Acknowledge), small, auth)
+	e.POST("/v1/claims/:id/dispute", s.respondClaim(ledger.Dispute), small, auth)
 	e.GET("/v1/status/:list", s.statusList)
 }
 
@@ -213,6 +222,15 @@ func (s *Server) submitRequest(c echo.Context) error {
 	if err := decode(c, &body); err != nil {
 		return err
 	}
+	// The request must be signed by whoever signed the HTTP request: no
+	// one submits on another's behalf.
+	req, err := consent.VerifyRequest(body.Request, s.Vault.DID(), s.now())
+	if err != nil {
+		return &trove.Error{Code: trove.EINVALID, Reason: string(consent.CodeOf(err)), Message: err.Error(), Err: err}
+	}
+	if req.Requester != requesterOf(c) {
+		return &trove.Error{Code: trove.EFORBIDDEN, Reason: "not_requester", Message: "the consent request is not signed by the requester who sends it"}
+	}
 	r, err := s.Vault.SubmitRequest(c.Request().Context(), body.Request)
 	if err != nil {
 		return err
@@ -224,11 +242,26 @@ func statusOfRequest(r *vault.ConsentRequest) ConsentRequestStatus {
 	return ConsentRequestStatus{ID: r.ID, State: r.State, ConsentID: r.ConsentID, Credential: r.Credential, CounterOffer: r.CounterOffer}
 }
 
+// notYours answers a requester who asks for another's resource as if it
+// did not exist: ids are not confirmed to strangers.
+func notYours(what, id string) error {
+	return trove.Errorf(trove.ENOTFOUND, "no %s %q", what, id)
+}
+
+func (s *Server) now() time.Time { return s.Now().UTC() }
+
 // answerCounter takes a requester's signed answer to a counter-offer.
 func (s *Server) answerCounter(c echo.Context) error {
 	var body CounterReplyBody
 	if err := decode(c, &body); err != nil {
 		return err
+	}
+	reply, err := consent.VerifyReply(body.Reply, s.Vault.DID(), s.now())
+	if err != nil {
+		return &trove.Error{Code: trove.EFORBIDDEN, Reason: string(consent.CodeOf(err)), Message: err.Error(), Err: err}
+	}
+	if reply.Requester != requesterOf(c) {
+		return &trove.Error{Code: trove.EFORBIDDEN, Reason: "not_requester", Message: "the answer is not signed by the requester who sends it"}
 	}
 	r, err := s.Vault.AnswerCounter(c.Request().Context(), c.Param("id"), body.Reply)
 	if err != nil {
@@ -241,6 +274,9 @@ func (s *Server) getRequest(c echo.Context) error {
 	r, err := s.Vault.ConsentRequest(c.Request().Context(), c.Param("id"))
 	if err != nil {
 		return err
+	}
+	if r.Requester != requesterOf(c) {
+		return notYours("consent request", c.Param("id"))
 	}
 	return c.JSON(http.StatusOK, statusOfRequest(r))
 }
@@ -261,6 +297,7 @@ func (s *Server) submitJob(c echo.Context) error {
 	}
 	job, err := s.Vault.RunJob(c.Request().Context(), vault.JobRequest{
 		Presentation: body.Presentation, Algorithm: body.Algorithm, Module: body.Module, Params: body.Params,
+		Requester: requesterOf(c),
 	})
 	if err != nil {
 		return err
@@ -273,6 +310,9 @@ func (s *Server) getJob(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if job.Requester != requesterOf(c) {
+		return notYours("job", c.Param("id"))
+	}
 	return c.JSON(http.StatusOK, job)
 }
 
@@ -280,6 +320,9 @@ func (s *Server) getReceipt(c echo.Context) error {
 	r, err := s.Vault.Receipt(c.Request().Context(), c.Param("id"))
 	if err != nil {
 		return err
+	}
+	if rc, _, err := ledger.VerifyReceipt(r, s.Vault.DID()); err != nil || rc.Requester != requesterOf(c) {
+		return notYours("receipt", c.Param("id"))
 	}
 	return c.JSONBlob(http.StatusOK, r)
 }
@@ -361,6 +404,9 @@ func (s *Server) getClaim(c echo.Context) error {
 	cl, err := s.Vault.Claim(c.Request().Context(), c.Param("id"))
 	if err != nil {
 		return err
+	}
+	if cl.Requester != requesterOf(c) {
+		return notYours("claim", c.Param("id"))
 	}
 	return c.JSON(http.StatusOK, cl)
 }

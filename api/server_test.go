@@ -1,6 +1,8 @@
 package api_test
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -11,7 +13,8 @@ import (
 	"github.com/trove-project/trove/ledger"
 )
 
-// call sends a raw request and decodes a problem, if that is what came back.
+// call sends a raw request, signed as the world's requester, and decodes
+// a problem, if that is what came back.
 func (w *world) call(method, path, contentType, body string) (*http.Response, *api.Problem) {
 	w.t.Helper()
 	req, err := http.NewRequest(method, w.srv.URL()+path, strings.NewReader(body))
@@ -21,6 +24,24 @@ func (w *world) call(method, path, contentType, body string) (*http.Response, *a
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
+	if err := api.SignRequest(req, []byte(body), w.key, w.clock.Now(), w.nonce()); err != nil {
+		w.t.Fatal(err)
+	}
+	return w.do(req)
+}
+
+// nonce returns a fresh request nonce.
+func (w *world) nonce() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		w.t.Fatal(err)
+	}
+	return hex.EncodeToString(b[:])
+}
+
+// do sends req and decodes a problem, if that is what came back.
+func (w *world) do(req *http.Request) (*http.Response, *api.Problem) {
+	w.t.Helper()
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		w.t.Fatal(err)

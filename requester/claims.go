@@ -28,6 +28,7 @@ type CheckedClaim struct {
 // that consent, and carry a checkpoint consistent with those kept; and
 // the amount must follow from the price and the receipt.
 func (r *Requester) CheckClaim(ctx context.Context, c *api.Client, id string) (*CheckedClaim, error) {
+	c = r.Signed(c)
 	served, err := c.Claim(ctx, id)
 	if err != nil {
 		return nil, err
@@ -85,6 +86,7 @@ func (r *Requester) CheckClaim(ctx context.Context, c *api.Client, id string) (*
 // what the consent's terms give, sends the vault a signed
 // acknowledgement of it and its receipt.
 func (r *Requester) AcknowledgeClaim(ctx context.Context, c *api.Client, id string) (*ledger.Claim, error) {
+	c = r.Signed(c)
 	cc, err := r.CheckClaim(ctx, c, id)
 	if err != nil {
 		return nil, err
@@ -101,6 +103,7 @@ func (r *Requester) AcknowledgeClaim(ctx context.Context, c *api.Client, id stri
 // requester under a consent it holds: what is disputed may well be the
 // receipt, the amount or what the vault serves.
 func (r *Requester) DisputeClaim(ctx context.Context, c *api.Client, id, reason string) (*ledger.Claim, error) {
+	c = r.Signed(c)
 	served, err := c.Claim(ctx, id)
 	if err != nil {
 		return nil, err

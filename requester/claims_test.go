@@ -54,7 +54,7 @@ func newServed(t *testing.T) *served {
 		t.Fatal(err)
 	}
 	st, err := r.RequestConsent(ctx, client, requester.Ask{Dataset: "d", Algorithm: "builtin:stats@1", Purpose: "research",
-		MaxRuns: 10, Price: consent.Money{Amount: 125, Currency: "EUR"}, Validity: time.Hour})
+		PurposeCode: consent.PurposeResearch, Output: consent.OutputPolicy{Policy: consent.OutputRelease}, Per: consent.PerRun, MaxRuns: 10, Price: consent.Money{Amount: 125, Currency: "EUR"}, Validity: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +119,7 @@ func TestAcknowledgeAndDisputeClaims(t *testing.T) {
 		t.Fatalf("logged %+v; want the dispute with the reason's digest, not the reason", e)
 	}
 	// The disputed claim stays visible with both statements.
-	got, err := s.client.Claim(ctx, c2.ID)
+	got, err := s.req.Signed(s.client).Claim(ctx, c2.ID)
 	if err != nil || got.State != ledger.ClaimStateDisputed || got.Token != c2.Token || got.Response != disputed.Response || got.Reason != reason {
 		t.Fatalf("disputed claim served as %+v (%v)", got, err)
 	}
@@ -161,19 +161,21 @@ func TestVaultRefusesForeignClaimResponses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.client.RespondClaim(ctx, c.ID, ledger.Acknowledge, token); trove.ErrorCode(err) != trove.EFORBIDDEN {
+	// Sent by the other requester itself, over its own signed requests.
+	stranger := s.client.As(other, nil, nil)
+	if _, err := stranger.RespondClaim(ctx, c.ID, ledger.Acknowledge, token); trove.ErrorCode(err) != trove.EFORBIDDEN {
 		t.Fatalf("acknowledgement by another requester: %v", err)
 	}
-	if _, err := s.client.RespondClaim(ctx, c.ID, ledger.Dispute, token); trove.ErrorCode(err) != trove.EINVALID {
+	if _, err := stranger.RespondClaim(ctx, c.ID, ledger.Dispute, token); trove.ErrorCode(err) != trove.EINVALID {
 		t.Fatalf("acknowledgement sent as a dispute: %v", err)
 	}
-	if _, err := s.client.RespondClaim(ctx, c.ID, ledger.Acknowledge, "a.b.c"); trove.ErrorCode(err) != trove.EFORBIDDEN {
+	if _, err := stranger.RespondClaim(ctx, c.ID, ledger.Acknowledge, "a.b.c"); trove.ErrorCode(err) != trove.EFORBIDDEN {
 		t.Fatalf("garbage response: %v", err)
 	}
-	if _, err := s.client.RespondClaim(ctx, "claim_nope", ledger.Acknowledge, token); trove.ErrorCode(err) == "" {
+	if _, err := stranger.RespondClaim(ctx, "claim_nope", ledger.Acknowledge, token); trove.ErrorCode(err) == "" {
 		t.Fatal("response to an unknown claim accepted")
 	}
-	got, err := s.client.Claim(ctx, c.ID)
+	got, err := s.req.Signed(s.client).Claim(ctx, c.ID)
 	if err != nil || got.State != ledger.ClaimOwed {
 		t.Fatalf("claim after refused responses: %+v, %v", got, err)
 	}

@@ -13,6 +13,7 @@ import (
 // signed by the vault, addressed to this requester, about this request
 // (by the hash of the request this requester signed).
 func (r *Requester) CounterOffer(ctx context.Context, c *api.Client, id string) (*consent.Counter, error) {
+	c = r.Signed(c)
 	p, err := r.Request(id)
 	if err != nil {
 		return nil, err
@@ -39,6 +40,7 @@ func (r *Requester) CounterOffer(ctx context.Context, c *api.Client, id string) 
 // consent.Decline) to the counter-offer on request id. Once accepted, the
 // credential is fetched and kept as RequestStatus does.
 func (r *Requester) AnswerCounter(ctx context.Context, c *api.Client, id, answer string) (*api.ConsentRequestStatus, *consent.Credential, error) {
+	c = r.Signed(c)
 	co, err := r.CounterOffer(ctx, c, id)
 	if err != nil {
 		return nil, nil, err

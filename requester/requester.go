@@ -90,6 +90,10 @@ func Open(home string, passphrase []byte, opts Options) (*Requester, error) {
 	return &Requester{home: home, key: key, now: opts.clock(), rand: rand.Reader}, nil
 }
 
+// Signed returns c signing its requests as this requester, as requester
+// endpoints require.
+func (r *Requester) Signed(c *api.Client) *api.Client { return c.As(r.key, r.now, r.rand) }
+
 // DID returns the requester's DID.
 func (r *Requester) DID() string { return r.key.DID() }
 
@@ -123,6 +127,7 @@ type PendingRequest struct {
 // RequestConsent signs a consent request for the vault behind c, sends it,
 // and remembers it in the home so its status can be followed.
 func (r *Requester) RequestConsent(ctx context.Context, c *api.Client, ask Ask) (*api.ConsentRequestStatus, error) {
+	c = r.Signed(c)
 	cat, err := c.Catalog(ctx)
 	if err != nil {
 		return nil, err
@@ -168,6 +173,7 @@ func (r *Requester) Request(id string) (*PendingRequest, error) {
 // credential is verified (issued by the vault to this requester, for the
 // terms asked) and kept in the home as consents/ID.jwt.
 func (r *Requester) RequestStatus(ctx context.Context, c *api.Client, id string) (*api.ConsentRequestStatus, *consent.Credential, error) {
+	c = r.Signed(c)
 	p, err := r.Request(id)
 	if err != nil {
 		return nil, nil, err
@@ -227,6 +233,7 @@ type Run struct {
 // the result only with a receipt that verifies and a checkpoint consistent
 // with those kept before.
 func (r *Requester) RunJob(ctx context.Context, c *api.Client, credential string, module []byte, params json.RawMessage) (*Run, error) {
+	c = r.Signed(c)
 	now := r.now()
 	ch, err := c.Challenge(ctx)
 	if err != nil {

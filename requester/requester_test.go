@@ -142,7 +142,7 @@ func TestForkedLogIsDetectedByConsistency(t *testing.T) {
 		t.Fatal(err)
 	}
 	st, err := r.RequestConsent(ctx, client, requester.Ask{Dataset: "d", Algorithm: "builtin:stats@1", Purpose: "research",
-		MaxRuns: 5, Price: consent.Money{Amount: 1, Currency: "EUR"}, Validity: time.Hour})
+		PurposeCode: consent.PurposeResearch, Output: consent.OutputPolicy{Policy: consent.OutputRelease}, Per: consent.PerRun, MaxRuns: 5, Price: consent.Money{Amount: 1, Currency: "EUR"}, Validity: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}

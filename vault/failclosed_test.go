@@ -77,7 +77,7 @@ func newWorld(t *testing.T, cfg vault.Config) *world {
 		t.Fatal(err)
 	}
 	st, err := r.RequestConsent(ctx, client, requester.Ask{Dataset: "d", Algorithm: "builtin:stats@1", Purpose: "research",
-		MaxRuns: 1000, Price: consent.Money{Amount: 7, Currency: "EUR"}, Validity: time.Hour})
+		PurposeCode: consent.PurposeResearch, Output: consent.OutputPolicy{Policy: consent.OutputRelease}, Per: consent.PerRun, MaxRuns: 1000, Price: consent.Money{Amount: 7, Currency: "EUR"}, Validity: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -44,6 +44,7 @@ type JobRequest struct {
 	Algorithm    string          // the consented algorithm: a module's sha256 or a built-in id
 	Module       []byte          // the WebAssembly module, for a non-built-in algorithm
 	Params       json.RawMessage // parameters passed to the algorithm
+	Requester    string          // the authenticated sender, when the caller authenticated one: it must be the holder
 }
 
 // Job is a run of an algorithm and, once it succeeded, its result, receipt
@@ -166,6 +167,9 @@ func (v *Vault) acceptJob(ctx context.Context, jr JobRequest, now time.Time) (*C
 	p, err := consent.VerifyPresentation(jr.Presentation, v.DID(), now)
 	if err != nil {
 		return nil, nil, pol, &trove.Error{Code: trove.EFORBIDDEN, Reason: consentReason(err), Message: err.Error(), Err: err}
+	}
+	if jr.Requester != "" && jr.Requester != p.Holder {
+		return nil, nil, pol, refusal("holder_not_sender", "the presentation's holder is not the requester who sent the job")
 	}
 	cred := p.Credential
 	if cred.Issuer != v.DID() || cred.Terms.Vault != v.DID() {

@@ -116,7 +116,8 @@ func crashOnce(t *testing.T, bin string, seed uint64) {
 	}
 	now := time.Now()
 	token, err := consent.SignRequest(key, consent.Request{ID: "req-crash", Requester: key.DID(), Vault: v.DID(), Dataset: "d",
-		Algorithm: "builtin:stats@1", Purpose: "crash test", MaxRuns: 1000, Price: consent.Money{Amount: 3, Currency: "EUR"},
+		Algorithm: "builtin:stats@1", Purpose: "crash test", PurposeCode: consent.PurposeResearch, MaxRuns: 1000,
+		Output: consent.OutputPolicy{Policy: consent.OutputRelease}, Price: consent.Money{Amount: 3, Currency: "EUR"}, Per: consent.PerRun,
 		ExpiresAt: now.Add(time.Hour), CreatedAt: now}, now)
 	if err != nil {
 		t.Fatal(err)
@@ -138,6 +139,7 @@ func crashOnce(t *testing.T, bin string, seed uint64) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	client = client.As(key, nil, nil) // requester endpoints take signed requests
 	killAfter := 5 + rng.IntN(40) // receipts received before the kill
 	const clients = 8
 	var (

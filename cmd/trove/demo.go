@@ -169,10 +169,16 @@ func runDemo(ctx context.Context, cfg *Config, keep string, serve bool) error {
 
 	say("10. Someone who captured the presentation tries to replay it:")
 	_, err = client.SubmitJob(ctx, api.JobBody{Presentation: run.Presentation, Algorithm: hash, Module: module})
+	if trove.ErrorCode(err) != trove.EUNAUTHORIZED {
+		return fmt.Errorf("the replayed presentation was not refused: %v", err)
+	}
+	say("    refused: the request is not signed by the requester's key (%s).", trove.ErrorReason(err))
+	_, err = r.Signed(client).SubmitJob(ctx, api.JobBody{Presentation: run.Presentation, Algorithm: hash, Module: module})
 	if trove.ErrorCode(err) != trove.EFORBIDDEN {
 		return fmt.Errorf("the replayed presentation was not refused: %v", err)
 	}
-	say("    refused (%s), and the refusal is in the log too.\n", trove.ErrorReason(err))
+	say("    Even the requester itself cannot use the presentation twice: refused (%s),", trove.ErrorReason(err))
+	say("    and the refusal is in the log too.\n")
 
 	n, err := v.VerifyLog(ctx)
 	if err != nil {
