@@ -1,9 +1,11 @@
 package consent
 
 import (
+	"context"
 	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -26,6 +28,30 @@ const (
 	TypeJWT     = "JWT"
 	TypeRequest = "trove-request+jwt"
 )
+
+// KeyResolver finds the Ed25519 key a DID asserts with: the key named by
+// kid (a DID URL of that DID) or, when kid is empty, the DID's only
+// assertion key. *did.Resolver satisfies it.
+type KeyResolver interface {
+	AssertionKey(ctx context.Context, did, kid string) (ed25519.PublicKey, error)
+}
+
+// didKeys resolves did:key identifiers only, offline.
+type didKeys struct{}
+
+func (didKeys) AssertionKey(_ context.Context, id, kid string) (ed25519.PublicKey, error) {
+	pub, err := did.PublicKey(id)
+	if err != nil {
+		return nil, &Error{Code: ErrBadToken, Field: "iss", Msg: "not a usable DID", Err: did.ErrInvalid}
+	}
+	if kid != "" {
+		kpub, err := did.PublicKey(kid)
+		if err != nil || !kpub.Equal(pub) {
+			return nil, refuseField(ErrIssuerMismatch, "kid", "does not name the issuer's key")
+		}
+	}
+	return pub, nil
+}
 
 // Signer signs tokens for a DID. *did.Key satisfies it.
 type Signer interface {
@@ -86,10 +112,16 @@ type claims struct {
 	iat time.Time
 }
 
-// verifyCompact is the strict path every token goes through: see the
-// package documentation. typ is the header typ required: TypeJWT also
-// accepts a header without typ.
+// verifyCompact is the strict path every token goes through, with the
+// issuer's key taken from its did:key.
 func verifyCompact(token, typ string, now time.Time, skew time.Duration) (*claims, error) {
+	return verifyCompactWith(context.Background(), didKeys{}, token, typ, now, skew)
+}
+
+// verifyCompactWith is the strict path every token goes through: see the
+// package documentation. typ is the header typ required: TypeJWT also
+// accepts a header without typ. keys finds the issuer's key.
+func verifyCompactWith(ctx context.Context, keys KeyResolver, token, typ string, now time.Time, skew time.Duration) (*claims, error) {
 	if len(token) > MaxTokenSize {
 		return nil, refuse(ErrTooLarge, fmt.Sprintf("token is over %d bytes", MaxTokenSize))
 	}
@@ -140,10 +172,6 @@ func verifyCompact(token, typ string, now time.Time, skew time.Duration) (*claim
 	if c.iss, present, ok = all.str("iss"); !ok || !present || c.iss == "" {
 		return nil, refuseField(ErrBadToken, "iss", "missing or not a string")
 	}
-	pub, err := did.PublicKey(c.iss)
-	if err != nil {
-		return nil, &Error{Code: ErrBadToken, Field: "iss", Msg: "not a usable DID", Err: did.ErrInvalid}
-	}
 	if hasKid {
 		base, frag, hasFrag := strings.Cut(kid, "#")
 		if !hasFrag || frag == "" {
@@ -152,10 +180,17 @@ func verifyCompact(token, typ string, now time.Time, skew time.Duration) (*claim
 		if base != c.iss {
 			return nil, refuseField(ErrIssuerMismatch, "kid", "names a key of another DID than iss")
 		}
-		kpub, err := did.PublicKey(kid)
-		if err != nil || !kpub.Equal(pub) {
-			return nil, refuseField(ErrIssuerMismatch, "kid", "does not name the issuer's key")
+	}
+	if keys == nil {
+		keys = didKeys{}
+	}
+	pub, err := keys.AssertionKey(ctx, c.iss, kid)
+	if err != nil {
+		var e *Error
+		if errors.As(err, &e) {
+			return nil, e
 		}
+		return nil, &Error{Code: ErrBadToken, Field: "iss", Msg: "not a usable DID", Err: err}
 	}
 
 	sig, err := b64.DecodeString(s64)

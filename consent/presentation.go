@@ -1,6 +1,7 @@
 package consent
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"slices"
@@ -76,7 +77,15 @@ func Present(holder Signer, credentialJWT, nonce, audience string, now time.Time
 // refused: it would carry no owner signature), that credential verified by
 // VerifyCredential and issued for this vault, and the holder its subject.
 func VerifyPresentation(token, audience string, now time.Time) (*Presentation, error) {
-	c, err := verifyCompact(token, TypeJWT, now, Skew)
+	return verifyPresentation(context.Background(), didKeys{}, verifyCredential, token, audience, now)
+}
+
+// credentialVerifier verifies a credential: verifyCredential, or a
+// Verifier's cached path.
+type credentialVerifier func(ctx context.Context, keys KeyResolver, token string, now time.Time) (*Credential, error)
+
+func verifyPresentation(ctx context.Context, keys KeyResolver, verifyCred credentialVerifier, token, audience string, now time.Time) (*Presentation, error) {
+	c, err := verifyCompactWith(ctx, keys, token, TypeJWT, now, Skew)
 	if err != nil {
 		return nil, err
 	}
@@ -94,8 +103,8 @@ func VerifyPresentation(token, audience string, now time.Time) (*Presentation, e
 	if !present || !ok {
 		return nil, refuseField(ErrBadToken, "vp", "missing or not an object")
 	}
-	ctx, _, ok := vp.strings("@context", true)
-	if !ok || len(ctx) == 0 || ctx[0] != CredentialsContext {
+	lctx, _, ok := vp.strings("@context", true)
+	if !ok || len(lctx) == 0 || lctx[0] != CredentialsContext {
 		return nil, refuseField(ErrBadToken, "vp.@context", "must start with "+CredentialsContext)
 	}
 	types, _, ok := vp.strings("type", true)
@@ -112,7 +121,7 @@ func VerifyPresentation(token, audience string, now time.Time) (*Presentation, e
 	if len(creds) != 1 {
 		return nil, refuseField(ErrBadToken, "vp.verifiableCredential", "must hold exactly one credential")
 	}
-	cred, err := VerifyCredential(creds[0], now)
+	cred, err := verifyCred(ctx, keys, creds[0], now)
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package consent
 
 import (
 	"bytes"
+	"context"
 	"compress/gzip"
 	"errors"
 	"fmt"
@@ -229,7 +230,11 @@ func IssueStatusList(owner Signer, listURL string, bits Bitstring, now time.Time
 // (signed by the DID in iss, exp required and not past) and decodes its
 // bits.
 func VerifyStatusList(token string, now time.Time) (*StatusList, error) {
-	c, err := verifyCompact(token, TypeJWT, now, Skew)
+	return verifyStatusList(context.Background(), didKeys{}, token, now)
+}
+
+func verifyStatusList(ctx context.Context, keys KeyResolver, token string, now time.Time) (*StatusList, error) {
+	c, err := verifyCompactWith(ctx, keys, token, TypeJWT, now, Skew)
 	if err != nil {
 		return nil, err
 	}
@@ -243,8 +248,8 @@ func VerifyStatusList(token string, now time.Time) (*StatusList, error) {
 	if !present || !ok {
 		return nil, refuseField(ErrBadToken, "vc", "missing or not an object")
 	}
-	ctx, _, ok := vc.strings("@context", true)
-	if !ok || len(ctx) == 0 || ctx[0] != CredentialsContext {
+	lctx, _, ok := vc.strings("@context", true)
+	if !ok || len(lctx) == 0 || lctx[0] != CredentialsContext {
 		return nil, refuseField(ErrBadToken, "vc.@context", "must start with "+CredentialsContext)
 	}
 	types, _, ok := vc.strings("type", true)

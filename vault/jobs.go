@@ -15,7 +15,6 @@ import (
 
 	"github.com/trove-project/trove"
 	"github.com/trove-project/trove/compute"
-	"github.com/trove-project/trove/consent"
 	"github.com/trove-project/trove/ledger"
 )
 
@@ -143,7 +142,7 @@ func (v *Vault) RunJob(ctx context.Context, jr JobRequest) (*Job, error) {
 // presentation's holder could be established.
 func (v *Vault) logRefusal(ctx context.Context, jr JobRequest, reason string, now time.Time) error {
 	subject := ""
-	if p, err := consent.VerifyPresentation(jr.Presentation, v.DID(), now); err == nil {
+	if p, err := v.verifier.VerifyPresentation(ctx, jr.Presentation, v.DID(), now); err == nil {
 		subject = p.Holder
 	}
 	return v.logOnly(ctx, ledger.Entry{
@@ -164,7 +163,7 @@ func truncate(s string, n int) string {
 // job and logs its acceptance. It returns the job's output policy.
 func (v *Vault) acceptJob(ctx context.Context, jr JobRequest, now time.Time) (*Consent, *Job, compute.OutputPolicy, error) {
 	var pol compute.OutputPolicy
-	p, err := consent.VerifyPresentation(jr.Presentation, v.DID(), now)
+	p, err := v.verifier.VerifyPresentation(ctx, jr.Presentation, v.DID(), now)
 	if err != nil {
 		return nil, nil, pol, &trove.Error{Code: trove.EFORBIDDEN, Reason: consentReason(err), Message: err.Error(), Err: err}
 	}

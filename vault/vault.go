@@ -15,6 +15,7 @@ import (
 
 	"github.com/trove-project/trove"
 	"github.com/trove-project/trove/compute"
+	"github.com/trove-project/trove/consent"
 	"github.com/trove-project/trove/did"
 	"github.com/trove-project/trove/internal/safefile"
 )
@@ -100,6 +101,9 @@ type Vault struct {
 	cfg Config
 	db  *sql.DB
 	key *did.Key
+	// verifier remembers the credentials it has verified, so that a job
+	// presenting a known credential pays for the presentation only.
+	verifier *consent.Verifier
 
 	queue   *compute.Queue // bounds the jobs that run or wait at once
 	commits *committer     // the writer goroutine: every write goes through it
@@ -116,7 +120,7 @@ func newVault(cfg Config, db *sql.DB, key *did.Key) (*Vault, error) {
 		db.Close()
 		return nil, err
 	}
-	v := &Vault{cfg: cfg, db: db, key: key, queue: q}
+	v := &Vault{cfg: cfg, db: db, key: key, queue: q, verifier: consent.NewVerifier(nil, 0)}
 	v.startCommitter()
 	return v, nil
 }
