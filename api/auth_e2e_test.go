@@ -1,7 +1,9 @@
 package api_test
 
 import (
+	"context"
 	"crypto/rand"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -11,6 +13,7 @@ import (
 	"github.com/trove-project/trove/api"
 	"github.com/trove-project/trove/consent"
 	"github.com/trove-project/trove/did"
+	"github.com/trove-project/trove/vault"
 )
 
 // signedRequest returns a request to path signed by key at the world's
@@ -155,4 +158,42 @@ func mustRequest(t *testing.T, method, url, body string) *http.Request {
 
 func signRequestToken(w *world, req consent.Request) (string, error) {
 	return consent.SignRequest(w.key, req, w.clock.Now())
+}
+
+// A vault with a domain serves its did:web document; a resolver finds the
+// owner's key in it (plain HTTP allowed for loopback in tests only).
+func TestDIDWebDocument(t *testing.T) {
+	w := newWorld(t)
+	if resp, p := w.do(mustRequest(t, "GET", w.srv.URL()+"/.well-known/did.json", "")); resp.StatusCode != http.StatusNotFound || p == nil {
+		t.Fatalf("a vault without a domain: %d", resp.StatusCode)
+	}
+	v, err := vault.Open(w.ctx, vault.Config{Home: w.vault.Home(), WebHost: "localhost:8470"}, []byte("pass"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	srv := api.NewServer(v, "127.0.0.1:0", nil)
+	if err := srv.Open(); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close(w.ctx)
+	id, err := did.WebDID("localhost:8470")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// localhost:8470 is reached at the test server's address.
+	addr := strings.TrimPrefix(srv.URL(), "http://")
+	transport := &http.Transport{DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, network, addr)
+	}}
+	defer transport.CloseIdleConnections()
+	r := did.NewResolver(did.ResolverOptions{AllowLoopbackHTTP: true, Transport: transport})
+	k, err := r.AssertionKey(w.ctx, id, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	owner, err := did.PublicKey(w.vault.DID())
+	if err != nil || !k.Equal(owner) {
+		t.Fatalf("the did:web document's key is not the owner's: %v", err)
+	}
 }

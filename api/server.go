@@ -40,6 +40,7 @@ type Vault interface {
 	StatusList(ctx context.Context, list string) (string, error)
 	Policy(ctx context.Context) (*consent.Policy, error)
 	AnswerCounter(ctx context.Context, id, token string) (*vault.ConsentRequest, error)
+	DIDDocument(ctx context.Context) ([]byte, error)
 }
 
 // Limits on request bodies and on signed requests remembered.
@@ -122,6 +123,7 @@ func (s *Server) routes() {
 	// Requester endpoints: every request signed by the requester's DID key.
 	auth := s.authenticate
 	e.GET("/healthz", s.health)
+	e.GET("/.well-known/did.json", s.didDocument)
 	e.GET("/v1/catalog", s.catalog)
 	e.POST("/v1/consent-requests", s.submitRequest, small, auth)
 	e.GET("/v1/consent-requests/:id", s.getRequest, small, auth)
@@ -436,4 +438,13 @@ func (s *Server) statusList(c echo.Context) error {
 	}
 	c.Response().Header().Set("Cache-Control", "no-store")
 	return c.Blob(http.StatusOK, StatusListMediaType, []byte(tok))
+}
+
+// didDocument serves the vault's did:web DID document.
+func (s *Server) didDocument(c echo.Context) error {
+	doc, err := s.Vault.DIDDocument(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	return c.Blob(http.StatusOK, "application/did+json", doc)
 }

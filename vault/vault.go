@@ -2,6 +2,7 @@ package vault
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/rand"
 	"database/sql"
 	"errors"
@@ -41,6 +42,7 @@ type Config struct {
 	ChallengeTTL   time.Duration  // how long a job challenge nonce stays usable; default 5 minutes
 	PublicURL      string         // the public API's base URL, named in credentials' status entries; default http://localhost:8470
 	StatusTTL      time.Duration  // how long a signed status list is valid; default 5 minutes
+	WebHost        string         // the vault's domain (host[:port]), when it has one: it then serves a did:web document
 	Compute        compute.Config // sandbox limits; default compute.DefaultConfig()
 	Now            func() time.Time
 	Rand           io.Reader
@@ -220,6 +222,20 @@ func (v *Vault) Close() error {
 
 // DID returns the owner's DID, which is the vault's identity.
 func (v *Vault) DID() string { return v.key.DID() }
+
+// DIDDocument returns the vault's did:web DID document, for
+// GET /.well-known/did.json: the owner's key as the assertion key, the
+// did:key as alsoKnownAs. A vault without a WebHost has none (ENOTFOUND).
+func (v *Vault) DIDDocument(context.Context) ([]byte, error) {
+	if v.cfg.WebHost == "" {
+		return nil, trove.Errorf(trove.ENOTFOUND, "this vault has no domain, so no did:web document")
+	}
+	id, err := did.WebDID(v.cfg.WebHost)
+	if err != nil {
+		return nil, &trove.Error{Code: trove.EINTERNAL, Message: "the configured web host is not usable", Err: err}
+	}
+	return did.Document(id, []ed25519.PublicKey{v.key.Public()}, v.DID())
+}
 
 // Home returns the directory the vault lives in.
 func (v *Vault) Home() string { return v.cfg.Home }

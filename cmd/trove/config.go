@@ -19,6 +19,7 @@ type Config struct {
 	Passphrase    string // $TROVE_PASSPHRASE; when empty, asked on the terminal
 	WorkFactor    int    // scrypt work factor for new keys; 0 = the default
 	PublicURL     string // the vault's public API URL, named in credentials: $TROVE_PUBLIC_URL, default vault.DefaultPublicURL
+	WebHost       string // the vault's domain for did:web (host[:port]): $TROVE_WEB_HOST, default none
 	Stdin         io.Reader
 	Stdout        io.Writer
 	Stderr        io.Writer
@@ -39,6 +40,7 @@ func ConfigFromEnv() Config {
 		c.Home = h
 	}
 	c.PublicURL = os.Getenv("TROVE_PUBLIC_URL")
+	c.WebHost = os.Getenv("TROVE_WEB_HOST")
 	if h := os.Getenv("TROVE_REQUESTER_HOME"); h != "" {
 		c.RequesterHome = h
 	}

@@ -96,7 +96,7 @@ func openVault(ctx context.Context, cfg *Config) (*vault.Vault, error) {
 	if err != nil {
 		return nil, usageError("%v", err)
 	}
-	return vault.Open(ctx, vault.Config{Home: cfg.Home, PublicURL: cfg.PublicURL}, pass)
+	return vault.Open(ctx, vault.Config{Home: cfg.Home, PublicURL: cfg.PublicURL, WebHost: cfg.WebHost}, pass)
 }
 
 // withVault wraps the body of a command that needs the opened vault.
