@@ -125,3 +125,32 @@ func TestCheckNarrower(t *testing.T) {
 		})
 	}
 }
+
+func FuzzVerifyCounter(f *testing.F) {
+	k := testKeys(f)
+	c := Counter{ID: "ctr-1", Requester: k.requester.DID(), RequestID: "req-1", RequestHash: TokenHash("r"),
+		Terms: testTerms(k.owner.DID()), ExpiresAt: now.Add(time.Hour)}
+	c.Terms.DatasetDigest = ""
+	tok, err := SignCounter(k.owner, c, now)
+	if err != nil {
+		f.Fatal(err)
+	}
+	co, err := VerifyCounter(tok, k.owner.DID(), k.requester.DID(), now)
+	if err != nil {
+		f.Fatal(err)
+	}
+	reply, err := SignReply(k.requester, co, Accept, now)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(tok)
+	f.Add(reply)
+	f.Fuzz(func(t *testing.T, tok string) {
+		if c, err := VerifyCounter(tok, k.owner.DID(), k.requester.DID(), now); err == nil && c.Vault != k.owner.DID() {
+			t.Fatal("accepted a counter-offer from another vault")
+		}
+		if r, err := VerifyReply(tok, k.owner.DID(), now); err == nil && r.Answer != Accept && r.Answer != Decline {
+			t.Fatal("accepted a reply without a valid answer")
+		}
+	})
+}

@@ -247,6 +247,10 @@ func TestCredentialAttacks(t *testing.T) {
 			c["pad"] = strings.Repeat("a", MaxTokenSize)
 			return forge(t, k.owner, ownerHdr, c)
 		}, now, ErrTooLarge},
+		{"an unsigned JSON credential", func() string {
+			b, _ := json.Marshal(vcClaims(k))
+			return string(b)
+		}, now, ErrBadToken},
 		{"four parts", func() string { return forge(t, k.owner, ownerHdr, valid) + ".x" }, now, ErrBadToken},
 		{"padded base64", func() string {
 			tok := forge(t, k.owner, ownerHdr, valid)
