@@ -138,7 +138,9 @@ func TestResolveWebRefuses(t *testing.T) {
 			return func(w http.ResponseWriter, r *http.Request) { w.Write(big) }
 		}, ResolverOptions{AllowLoopbackHTTP: true}},
 		"a redirect": {func(string) http.HandlerFunc {
-			return func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "https://example.com/did.json", http.StatusFound) }
+			return func(w http.ResponseWriter, r *http.Request) {
+				http.Redirect(w, r, "https://example.com/did.json", http.StatusFound)
+			}
 		}, ResolverOptions{AllowLoopbackHTTP: true}},
 		"a document about another DID": {func(string) http.HandlerFunc {
 			return func(w http.ResponseWriter, r *http.Request) { writeDoc(t, w, "did:web:other.example", k) }
