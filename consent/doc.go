@@ -1,7 +1,11 @@
 // Package consent holds trove's consent tokens: the consent request a
 // requester signs, the Consent credential an owner issues (a VC-JWT in the
-// W3C VC data model's JWT encoding) and the presentation (a VP-JWT bound to
-// a vault and a single-use nonce) by which a requester uses a credential.
+// W3C VC data model's JWT encoding) with its complete terms (columns,
+// purpose code, output policy, price per unit) and a Bitstring Status List
+// entry, the status list that revokes it, the owner's counter-offer and the
+// requester's reply, the presentation (a VP-JWT bound to a vault and a
+// single-use nonce) by which a requester uses a credential, and the
+// owner's standing rules (Policy) that decide requests without asking.
 //
 // Invariants:
 //
@@ -23,7 +27,15 @@
 //     is the vault's to decide: this package keeps no state.
 //   - Every refusal is an *Error whose Code is a stable reason the vault
 //     logs; messages name fields, never DIDs, values or secrets.
+//   - Keys come from a KeyResolver: did:key decoded directly by default; a
+//     Verifier may use a did:web resolver. A Verifier's cache is keyed by
+//     the exact token bytes and never skips the time checks; presentations
+//     are never cached.
+//   - Standing rules are data, evaluated in order, first match wins, "ask"
+//     when none matches; a rule set is identified by the hash of its
+//     canonical JSON.
 //
 // Clocks are parameters (now time.Time); keys are behind the Signer
-// interface; the package has no mutable global state.
+// interface; the package has no mutable global state (a Verifier's cache
+// belongs to the Verifier).
 package consent
