@@ -59,15 +59,6 @@ type Consent struct {
 	RevokedAt     *time.Time           `json:"revoked_at,omitempty"` // set once the owner revoked it
 }
 
-// Terms returns the terms the consent grants.
-func (c *Consent) Terms(vaultDID string) consent.Terms {
-	return consent.Terms{
-		Vault: vaultDID, Dataset: c.Dataset, DatasetDigest: c.DatasetDigest, Algorithm: c.Algorithm,
-		Columns: c.Columns, Purpose: c.Purpose, PurposeCode: c.PurposeCode, MaxRuns: c.MaxRuns,
-		Output: c.Output, Price: c.Price, Per: c.Per,
-	}
-}
-
 // SubmitRequest verifies a signed consent request addressed to this vault
 // and stores it as pending; the standing rules (SetPolicy) may approve or
 // deny it at once.
