@@ -94,6 +94,9 @@ func TestPolicyAndRevokeCommands(t *testing.T) {
 	if out := mustRun(t, cfg, "consent", "revoke", consentID[1]); !strings.Contains(out, "Revoked consent") {
 		t.Fatalf("revoke: %q", out)
 	}
+	if out := mustRun(t, cfg, "request", "status", approved); !strings.Contains(out, "revoked by the owner") {
+		t.Fatalf("the requester's status after revocation: %q", out)
+	}
 	if out := mustRun(t, cfg, "consent", "list", "--all"); !strings.Contains(out, "revoked") {
 		t.Fatalf("consent list: %q", out)
 	}

@@ -179,6 +179,14 @@ func requestCmd(cfg *Config) *cobra.Command {
 					money(t.Price.Amount, t.Price.Currency), t.Per, st.ID, st.ID)
 			}
 			if cred != nil {
+				// The vault's signed status list says whether the owner has
+				// revoked the consent since.
+				if err := r.CheckStatus(cmd.Context(), client, cred.Raw); trove.ErrorReason(err) == string(consent.ErrRevoked) {
+					fmt.Fprintf(cfg.Stdout, "Consent %s: revoked by the owner; it can no longer be used.\n", cred.ID)
+					return nil
+				} else if err != nil {
+					return err
+				}
 				fmt.Fprintf(cfg.Stdout, "Consent %s: %d runs of %s on %s until %s\nRun it with: trove request run --vault %s --consent %s\n",
 					cred.ID, cred.Terms.MaxRuns, cred.Terms.Algorithm, cred.Terms.Dataset, cred.Expires.Format(time.RFC3339), p.VaultURL, cred.ID)
 			}
