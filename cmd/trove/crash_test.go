@@ -139,7 +139,8 @@ func crashOnce(t *testing.T, bin string, seed uint64) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	client = client.As(key, nil, nil) // requester endpoints take signed requests
+	// Requester endpoints take signed requests.
+	client = client.As(key, nil, nil)
 	killAfter := 5 + rng.IntN(40) // receipts received before the kill
 	const clients = 8
 	var (
