@@ -3,26 +3,32 @@ package ui
 import (
 	"fmt"
 	"html/template"
+	"math"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/trove-project/trove/compute"
 	"github.com/trove-project/trove/ledger"
+	"github.com/trove-project/trove/vault"
 )
 
 // funcs are the template helpers: formatting only, no I/O.
 var funcs = template.FuncMap{
-	"money":     money,
-	"shortDID":  shortDID,
-	"date":      func(t time.Time) string { return t.UTC().Format("2 Jan 2006") },
-	"dateTime":  func(t time.Time) string { return t.UTC().Format("2 Jan 2006, 15:04 UTC") },
-	"clock":     func(t time.Time) string { return t.UTC().Format("15:04:05") },
-	"algorithm": algorithmName,
-	"builtin":   compute.IsBuiltin,
-	"plural":    plural,
-	"event":     eventTitle,
-	"eventKind": eventKind,
+	"money":      money,
+	"shortDID":   shortDID,
+	"date":       func(t time.Time) string { return t.UTC().Format("2 Jan 2006") },
+	"dateTime":   func(t time.Time) string { return t.UTC().Format("2 Jan 2006, 15:04 UTC") },
+	"clock":      func(t time.Time) string { return t.UTC().Format("15:04:05") },
+	"algorithm":  algorithmName,
+	"builtin":    compute.IsBuiltin,
+	"plural":     plural,
+	"event":      eventTitle,
+	"eventKind":  eventKind,
+	"policy":     policyWords,
+	"reason":     reasonWords,
+	"eps":        fmtNum,
+	"budgetUsed": budgetUsed,
 	"percent": func(used, max int) int {
 		if max <= 0 {
 			return 0
@@ -104,6 +110,12 @@ func eventTitle(e ledger.Entry) string {
 		return "You deleted the dataset “" + f["dataset"] + "”"
 	case ledger.OwnerLogin:
 		return "You signed in to this page"
+	case ledger.ResultHeld:
+		return "A result is waiting for your review"
+	case ledger.ResultWithheld:
+		return "You withheld a result: nothing left your vault"
+	case ledger.PrivacySet:
+		return "You changed the privacy settings of “" + f["dataset"] + "”"
 	}
 	return string(e.Type)
 }
@@ -113,8 +125,10 @@ func eventKind(t ledger.EventType) string {
 	switch t {
 	case ledger.JobAccepted, ledger.RunFinished, ledger.ResultReleased:
 		return "run"
-	case ledger.JobRejected, ledger.RequestDenied, ledger.DatasetDeleted:
+	case ledger.JobRejected, ledger.RequestDenied, ledger.DatasetDeleted, ledger.ResultWithheld:
 		return "refused"
+	case ledger.ResultHeld:
+		return "request"
 	case ledger.ClaimCreated, ledger.ClaimAcknowledged, ledger.ClaimDisputed:
 		return "money"
 	case ledger.RequestReceived, ledger.RequestApproved:
@@ -134,11 +148,62 @@ var eventTypes = []struct {
 	{ledger.JobAccepted, "Runs allowed"},
 	{ledger.JobRejected, "Runs refused"},
 	{ledger.RunFinished, "Runs finished"},
+	{ledger.ResultHeld, "Results held for review"},
 	{ledger.ResultReleased, "Results released"},
+	{ledger.ResultWithheld, "Results withheld"},
 	{ledger.ClaimCreated, "Payments owed"},
 	{ledger.ClaimAcknowledged, "Payments acknowledged"},
 	{ledger.ClaimDisputed, "Payments disputed"},
 	{ledger.DatasetImported, "Datasets added"},
 	{ledger.DatasetDeleted, "Datasets deleted"},
+	{ledger.PrivacySet, "Privacy settings changed"},
 	{ledger.OwnerLogin, "Sign-ins"},
+}
+
+// policyWords says in plain words what an output policy lets leave.
+func policyWords(kind string) string {
+	switch kind {
+	case compute.PolicyRelease:
+		return "Results go to the requester at once, with a receipt."
+	case compute.PolicyReview:
+		return "Every result waits for you: you read it, then release or withhold it."
+	case compute.PolicyDP:
+		return "Only results with privacy noise added may leave, and each run spends privacy budget."
+	}
+	return kind
+}
+
+// reasonWords says why a run failed or was stopped, in plain words.
+func reasonWords(reason string) string {
+	switch reason {
+	case "timeout":
+		return "it took too long and was stopped"
+	case "module_exit":
+		return "the program stopped with an error"
+	case "trap":
+		return "the program crashed"
+	case "output_too_large":
+		return "its result was larger than allowed"
+	case "bad_output":
+		return "its result was not in the expected form"
+	case "invalid_module":
+		return "the program is not a valid WebAssembly module"
+	case "bad_input", "bad_params":
+		return "the program could not be given its input"
+	case "policy":
+		return "its output policy could not be honoured"
+	case "canceled":
+		return "it was cancelled"
+	case "":
+		return "no reason given"
+	}
+	return strings.ReplaceAll(reason, "_", " ")
+}
+
+// budgetUsed is the share of a privacy budget spent, in percent.
+func budgetUsed(p *vault.Privacy) int {
+	if p == nil || p.BudgetEpsilon <= 0 {
+		return 0
+	}
+	return int(math.Min(100, math.Round(100*p.SpentEpsilon/p.BudgetEpsilon)))
 }

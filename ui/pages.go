@@ -27,6 +27,9 @@ var notices = map[string]string{
 	"denied":   "Denied. The requester has been told no.",
 	"imported": "Dataset added. Its values are stored encrypted.",
 	"deleted":  "Dataset deleted. The deletion is recorded in your activity log.",
+	"privacy":  "Privacy settings saved. They apply to every run from now on, and the change is in your activity log.",
+	"released": "Released. The requester can now fetch the result, with its receipt, and a payment is owed to you.",
+	"withheld": "Withheld. The result was deleted; the requester sees only that you withheld it.",
 }
 
 func notice(r *http.Request) string { return notices[r.URL.Query().Get("done")] }
@@ -34,8 +37,9 @@ func notice(r *http.Request) string { return notices[r.URL.Query().Get("done")] 
 const chartDays = 14
 
 type dashboardData struct {
-	Datasets []vault.Dataset
+	Datasets []DatasetView
 	Pending  []vault.ConsentRequest
+	Held     int
 	Active   []vault.Consent
 	Owed     []Total
 	Runs     int
@@ -77,7 +81,17 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request, ss *session) 
 		s.fail(w, r, err)
 		return
 	}
-	d := dashboardData{Datasets: ds, Pending: pending, Active: s.active(cs), Chart: chart, Runs: runs}
+	views, err := s.datasetViews(r, ds)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	js, err := s.vault.Jobs(ctx)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	d := dashboardData{Datasets: views, Pending: pending, Held: len(heldJobs(js)), Active: s.active(cs), Chart: chart, Runs: runs}
 	d.Owed = totals(claims, func(c ledger.Claim) string { return c.State })
 	s.render(w, r, ss, "dashboard", pageData{Title: "Overview", Nav: "home", Notice: notice(r), Data: d})
 }
@@ -451,7 +465,7 @@ func (s *Server) earnings(w http.ResponseWriter, r *http.Request, ss *session) {
 }
 
 type datasetsData struct {
-	Datasets []vault.Dataset
+	Datasets []DatasetView
 	MaxMiB   int64
 }
 
@@ -461,8 +475,13 @@ func (s *Server) datasets(w http.ResponseWriter, r *http.Request, ss *session) {
 		s.fail(w, r, err)
 		return
 	}
+	views, err := s.datasetViews(r, ds)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	s.render(w, r, ss, "datasets", pageData{Title: "Datasets", Nav: "datasets", Notice: notice(r),
-		Data: datasetsData{Datasets: ds, MaxMiB: s.cfg.MaxUpload >> 20}})
+		Data: datasetsData{Datasets: views, MaxMiB: s.cfg.MaxUpload >> 20}})
 }
 
 // upload streams a multipart form (csrf, name, file, in that order) into

@@ -37,6 +37,13 @@ func (s *Server) handler() http.Handler {
 	mux.HandleFunc("POST /datasets", s.post(s.upload))
 	mux.HandleFunc("GET /datasets/{name}/delete", s.page(s.confirmDelete))
 	mux.HandleFunc("POST /datasets/{name}/delete", s.post(s.deleteDataset))
+	mux.HandleFunc("GET /datasets/{name}/privacy", s.page(s.privacyForm))
+	mux.HandleFunc("POST /datasets/{name}/privacy", s.post(s.setPrivacy))
+	mux.HandleFunc("GET /results", s.page(s.results))
+	mux.HandleFunc("GET /results/{id}", s.page(s.result))
+	mux.HandleFunc("GET /results/{id}/{decision}", s.page(s.confirmDecision))
+	mux.HandleFunc("POST /results/{id}/{decision}", s.post(s.decide))
+	mux.HandleFunc("GET /runs", s.page(s.runs))
 	mux.HandleFunc("GET /glossary", s.page(s.glossary))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, trove.Errorf(trove.ENOTFOUND, "There is no page here."))
@@ -74,6 +81,7 @@ type pageData struct {
 	DID     string
 	Notice  string // a confirmation after an action
 	Pending int    // pending requests, for the navigation badge
+	Held    int    // results held for review, for the navigation badge
 	Data    any
 }
 
@@ -114,12 +122,20 @@ func loadPages() (*pages, error) {
 
 // render writes a page for a signed-in owner with status 200.
 func (s *Server) render(w http.ResponseWriter, r *http.Request, ss *session, name string, d pageData) {
+	s.renderWith(w, r, ss, http.StatusOK, name, d)
+}
+
+// renderWith writes a page for a signed-in owner with the given status.
+func (s *Server) renderWith(w http.ResponseWriter, r *http.Request, ss *session, status int, name string, d pageData) {
 	d.CSRF = ss.csrf
 	d.DID = s.vault.DID()
 	if rs, err := s.vault.ConsentRequests(r.Context(), "pending"); err == nil {
 		d.Pending = len(rs)
 	}
-	s.renderStatus(w, r, http.StatusOK, name, d)
+	if js, err := s.vault.Jobs(r.Context()); err == nil {
+		d.Held = len(heldJobs(js))
+	}
+	s.renderStatus(w, r, status, name, d)
 }
 
 // renderStatus executes a page into a buffer first, so that a template

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/trove-project/trove"
+	"github.com/trove-project/trove/compute"
 	"github.com/trove-project/trove/ledger"
 	"github.com/trove-project/trove/vault"
 )
@@ -39,6 +40,13 @@ type Vault interface {
 	InclusionProof(ctx context.Context, index, size uint64) ([][]byte, error)
 	Receipt(ctx context.Context, id string) (json.RawMessage, error)
 	RecordLogin(ctx context.Context) error
+	Jobs(ctx context.Context) ([]vault.Job, error)
+	JobStderr(ctx context.Context, id string) ([]byte, error)
+	ReviewJob(ctx context.Context, id string) (*vault.Job, error)
+	ReleaseJob(ctx context.Context, id string) (*vault.Job, error)
+	WithholdJob(ctx context.Context, id string) (*vault.Job, error)
+	Privacy(ctx context.Context, dataset string) (*vault.Privacy, error)
+	SetPrivacy(ctx context.Context, dataset string, minimum compute.OutputPolicy, budgetEpsilon, budgetDelta float64) (*vault.Privacy, error)
 }
 
 // DefaultAddr is where the UI listens unless told otherwise: loopback only.

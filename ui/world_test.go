@@ -3,6 +3,7 @@ package ui_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -144,4 +145,66 @@ func postForm(t *testing.T, c *http.Client, target string, form url.Values, head
 	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	return resp
+}
+
+// consentTo sends a consent request for module, approves it in the vault and
+// returns the credential.
+func (w *world) consentTo(module []byte, runs int) string {
+	w.t.Helper()
+	st, err := w.req.RequestConsent(w.ctx, w.client, requester.Ask{
+		Dataset: sampledata.BreastCancerName, Algorithm: compute.ModuleHash(module),
+		Purpose: "Testing what the owner sees", MaxRuns: runs,
+		Price: consent.Money{Amount: 100, Currency: "EUR"}, Validity: 24 * time.Hour,
+	})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	if _, err := w.vault.Approve(w.ctx, st.ID); err != nil {
+		w.t.Fatal(err)
+	}
+	st, _, err = w.req.RequestStatus(w.ctx, w.client, st.ID)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return st.Credential
+}
+
+// runHeld runs an approved request's module on a dataset whose results
+// the owner reviews, and returns the job the requester sees: held.
+func (w *world) runHeld(credential string, module []byte, params string) *vault.Job {
+	w.t.Helper()
+	var p json.RawMessage
+	if params != "" {
+		p = json.RawMessage(params)
+	}
+	run, err := w.req.RunJob(w.ctx, w.client, credential, module, p)
+	if run == nil {
+		w.t.Fatalf("run: %v", err)
+	}
+	return run.Job
+}
+
+// reviewEveryResult sets the sample dataset's least output policy to
+// review.
+func (w *world) reviewEveryResult() {
+	w.t.Helper()
+	if _, err := w.vault.SetPrivacy(w.ctx, sampledata.BreastCancerName, compute.OutputPolicy{Kind: compute.PolicyReview}, 0, 0); err != nil {
+		w.t.Fatal(err)
+	}
+}
+
+// fetchPage fetches a UI page with a signed-in client and returns its status
+// and body.
+func fetchPage(t *testing.T, c *http.Client, target string) (int, string) {
+	t.Helper()
+	resp, err := c.Get(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, string(b)
 }
