@@ -16,6 +16,10 @@ import (
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
+
+	"github.com/trove-project/trove/internal/sampledata"
+	"github.com/trove-project/trove/ledger"
+	"github.com/trove-project/trove/vault"
 )
 
 // The browser tests drive Debian's chromium, one browser per test binary,
@@ -334,4 +338,70 @@ func TestBrowserCrossOriginPostIsRefused(t *testing.T) {
 	if r, err := w.vault.ConsentRequest(w.ctx, id); err != nil || r.State != "pending" {
 		t.Fatalf("a cross-origin POST changed the request: %+v, %v", r, err)
 	}
+}
+
+// The owner sets a dataset to "you review every result" from the datasets
+// page; the next run's result waits on the overview and the results page;
+// the owner reads it, releases it after a confirmation, and the requester
+// then gets it with a receipt that verifies.
+func TestBrowserReviewAndReleaseAHeldResult(t *testing.T) {
+	w := newWorld(t)
+	shots := screenshotDir(t)
+	ctx := tab(t)
+	do(t, ctx, chromedp.Navigate(w.ui.LoginLink()), chromedp.WaitVisible(chromedp.CSS("main h1")),
+		chromedp.Navigate(w.ui.URL()+"/datasets"),
+		chromedp.Click(chromedp.CSS(`a[href="/datasets/`+sampledata.BreastCancerName+`/privacy"]`)),
+		chromedp.WaitVisible(chromedp.ID("privacy-form")))
+	screenshot(t, ctx, shots, "12-privacy-settings")
+	do(t, ctx, chromedp.Click(chromedp.ID("policy-review")),
+		chromedp.SetValue(chromedp.ID("budget-eps"), "3"),
+		chromedp.Click(chromedp.ID("save-privacy")),
+		chromedp.WaitVisible(chromedp.CSS(".notice")))
+	if got := text(t, ctx, "main"); !strings.Contains(got, "Privacy settings saved") || !strings.Contains(got, "you review every result") || !strings.Contains(got, "ε 3 left") {
+		t.Fatalf("after saving the datasets page shows:\n%s", got)
+	}
+	screenshot(t, ctx, shots, "13-datasets-with-privacy")
+
+	job := w.runHeld(w.consentTo(w.module, 1), w.module, "")
+	if job.State != vault.JobAwaitingReview {
+		t.Fatalf("the requester sees %s, want awaiting_review", job.State)
+	}
+	do(t, ctx, chromedp.Navigate(w.ui.URL()+"/"), chromedp.WaitVisible(chromedp.ID("held-stat")))
+	screenshot(t, ctx, shots, "14-overview-result-held")
+	do(t, ctx, chromedp.Click(chromedp.ID("held-stat")), chromedp.WaitVisible(chromedp.CSS(`a[href="/results/`+job.ID+`"]`)))
+	screenshot(t, ctx, shots, "15-results")
+	do(t, ctx, chromedp.Click(chromedp.CSS(`a[href="/results/`+job.ID+`"]`)), chromedp.WaitVisible(chromedp.ID("result")))
+	if got := text(t, ctx, "#result"); !strings.Contains(got, `"mean_radius"`) {
+		t.Fatalf("the review page shows the result as:\n%s", got)
+	}
+	screenshot(t, ctx, shots, "16-result-review")
+	do(t, ctx, chromedp.Click(chromedp.ID("release")), chromedp.WaitVisible(chromedp.ID("confirm")))
+	screenshot(t, ctx, shots, "17-result-release-confirm")
+	do(t, ctx, chromedp.Click(chromedp.ID("confirm")), chromedp.WaitVisible(chromedp.CSS(".notice")))
+	if got := text(t, ctx, ".notice"); !strings.HasPrefix(got, "Released") {
+		t.Fatalf("after releasing the page says %q", got)
+	}
+
+	got, err := w.client.Job(w.ctx, job.ID)
+	if err != nil || got.State != vault.JobSucceeded || len(got.Result) == 0 {
+		t.Fatalf("after the release the requester sees %+v, %v", got, err)
+	}
+	if _, _, err := ledger.VerifyReceipt(got.Receipt, w.vault.DID()); err != nil {
+		t.Fatalf("the released result's receipt: %v", err)
+	}
+
+	// A run that fails: the owner sees why, and what it wrote, folded away.
+	module := hostile(t)
+	failed := w.runHeld(w.consentTo(module, 1), module, `{"mode":"exit"}`)
+	do(t, ctx, chromedp.Navigate(w.ui.URL()+"/runs"), chromedp.WaitVisible(chromedp.CSS("#job-"+failed.ID)))
+	open, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.querySelector("details.stderr").open`))
+	if err != nil || open {
+		t.Fatalf("the failed run's stderr is not folded away: open %v, %v", open, err)
+	}
+	screenshot(t, ctx, shots, "18-runs")
+	do(t, ctx, chromedp.Click(chromedp.CSS("details.stderr summary")), chromedp.WaitVisible(chromedp.CSS("details.stderr pre")))
+	if got := text(t, ctx, "details.stderr pre"); !strings.Contains(got, "giving up") {
+		t.Fatalf("the failed run's stderr shows %q", got)
+	}
+	screenshot(t, ctx, shots, "19-runs-stderr-open")
 }

@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/trove-project/trove/internal/sampledata"
-	"github.com/trove-project/trove/internal/wasmtest"
 	"github.com/trove-project/trove/vault"
 )
 
@@ -63,10 +62,7 @@ func TestHeldResultWithheldByTheOwner(t *testing.T) {
 }
 
 func TestFailedRunShowsItsStderrToTheOwner(t *testing.T) {
-	module, err := wasmtest.Build("../compute/testdata/hostile")
-	if err != nil {
-		t.Fatal(err)
-	}
+	module := hostile(t)
 	w := newWorld(t)
 	job := w.runHeld(w.consentTo(module, 1), module, `{"mode":"exit"}`)
 	if job.State != vault.JobFailed {

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"github.com/trove-project/trove/consent"
 	"github.com/trove-project/trove/examples"
 	"github.com/trove-project/trove/internal/sampledata"
+	"github.com/trove-project/trove/internal/wasmtest"
 	"github.com/trove-project/trove/requester"
 	"github.com/trove-project/trove/ui"
 	"github.com/trove-project/trove/vault"
@@ -207,4 +209,16 @@ func fetchPage(t *testing.T, c *http.Client, target string) (int, string) {
 		t.Fatal(err)
 	}
 	return resp.StatusCode, string(b)
+}
+
+// hostileModule is compute's hostile test module, built once per run.
+var hostileModule = sync.OnceValues(func() ([]byte, error) { return wasmtest.Build("../compute/testdata/hostile") })
+
+func hostile(t *testing.T) []byte {
+	t.Helper()
+	m, err := hostileModule()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
 }
