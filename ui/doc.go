@@ -28,4 +28,8 @@
 //     Referrer-Policy: same-origin (no-referrer would make browsers send "Origin: null" on the UI's own forms). Pages work with JavaScript off; the
 //     one script only adds upload progress and re-checks proofs in the
 //     browser.
+//   - What a visiting algorithm wrote (a result held for review, a failed
+//     run's stderr) is untrusted: it is shown only as text, escaped by
+//     html/template, with control and bidi characters replaced, and
+//     indented only when that cannot blow up its size.
 package ui
