@@ -362,7 +362,7 @@ func TestBrowserReviewAndReleaseAHeldResult(t *testing.T) {
 	}
 	screenshot(t, ctx, shots, "13-datasets-with-privacy")
 
-	job := w.runHeld(w.consentTo(w.module, 1), w.module, "")
+	job := w.runCredential(w.consentTo(w.module, 1), w.module, "")
 	if job.State != vault.JobAwaitingReview {
 		t.Fatalf("the requester sees %s, want awaiting_review", job.State)
 	}
@@ -392,7 +392,7 @@ func TestBrowserReviewAndReleaseAHeldResult(t *testing.T) {
 
 	// A run that fails: the owner sees why, and what it wrote, folded away.
 	module := hostile(t)
-	failed := w.runHeld(w.consentTo(module, 1), module, `{"mode":"exit"}`)
+	failed := w.runCredential(w.consentTo(module, 1), module, `{"mode":"exit"}`)
 	do(t, ctx, chromedp.Navigate(w.ui.URL()+"/runs"), chromedp.WaitVisible(chromedp.CSS("#job-"+failed.ID)))
 	open, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.querySelector("details.stderr").open`))
 	if err != nil || open {

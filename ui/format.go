@@ -27,7 +27,7 @@ var funcs = template.FuncMap{
 	"eventKind":  eventKind,
 	"policy":     policyWords,
 	"reason":     reasonWords,
-	"eps":        fmtNum,
+	"eps":        epsWords,
 	"budgetUsed": budgetUsed,
 	"percent": func(used, max int) int {
 		if max <= 0 {
@@ -206,4 +206,13 @@ func budgetUsed(p *vault.Privacy) int {
 		return 0
 	}
 	return int(math.Min(100, math.Round(100*p.SpentEpsilon/p.BudgetEpsilon)))
+}
+
+// epsWords shows an ε or δ for reading: rounded down to two decimals, so
+// that what is left is never overstated; a δ below 0.01 as it is.
+func epsWords(x float64) string {
+	if x > 0 && x < 0.01 {
+		return strconv.FormatFloat(x, 'g', 3, 64)
+	}
+	return strconv.FormatFloat(math.Floor(x*100)/100, 'f', -1, 64)
 }

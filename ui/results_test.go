@@ -2,11 +2,14 @@ package ui_test
 
 import (
 	"io"
+	"math"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/trove-project/trove/compute"
 	"github.com/trove-project/trove/internal/sampledata"
 	"github.com/trove-project/trove/vault"
 )
@@ -14,7 +17,7 @@ import (
 func TestHeldResultWithheldByTheOwner(t *testing.T) {
 	w := newWorld(t)
 	w.reviewEveryResult()
-	job := w.runHeld(w.consentTo(w.module, 2), w.module, "")
+	job := w.runCredential(w.consentTo(w.module, 2), w.module, "")
 	if job.State != vault.JobAwaitingReview || job.Result != nil || job.Receipt != nil {
 		t.Fatalf("the requester sees %+v, want a held job with nothing in it", job)
 	}
@@ -64,7 +67,7 @@ func TestHeldResultWithheldByTheOwner(t *testing.T) {
 func TestFailedRunShowsItsStderrToTheOwner(t *testing.T) {
 	module := hostile(t)
 	w := newWorld(t)
-	job := w.runHeld(w.consentTo(module, 1), module, `{"mode":"exit"}`)
+	job := w.runCredential(w.consentTo(module, 1), module, `{"mode":"exit"}`)
 	if job.State != vault.JobFailed {
 		t.Fatalf("the hostile module's job: %+v", job)
 	}
@@ -113,17 +116,31 @@ func TestPrivacySettingsForm(t *testing.T) {
 	if p, err := w.vault.Privacy(w.ctx, sampledata.BreastCancerName); err != nil || p.Minimum.Kind != "release" || p.BudgetEpsilon != 0 {
 		t.Fatalf("refused forms changed the settings: %+v, %v", p, err)
 	}
-	ok := url.Values{"csrf": {csrf}, "policy": {"dp"}, "job_epsilon": {"0.5"}, "job_delta": {""}, "budget_epsilon": {"2"}, "budget_delta": {"1e-6"}}
+	ok := url.Values{"csrf": {csrf}, "policy": {"dp"}, "job_epsilon": {"0.5"}, "job_delta": {""}, "budget_epsilon": {"10"}, "budget_delta": {"1e-6"}}
 	if resp := postForm(t, c, target, ok, nil); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("good settings: %s", resp.Status)
 	}
 	p, err := w.vault.Privacy(w.ctx, sampledata.BreastCancerName)
-	if err != nil || p.Minimum.Kind != "dp" || p.Minimum.Epsilon != 0.5 || p.BudgetEpsilon != 2 || p.BudgetDelta != 1e-6 {
+	if err != nil || p.Minimum.Kind != "dp" || p.Minimum.Epsilon != 0.5 || p.BudgetEpsilon != 10 || p.BudgetDelta != 1e-6 {
 		t.Fatalf("settings after saving: %+v, %v", p, err)
 	}
 	for _, page := range []string{"/", "/datasets"} {
-		if code, body := fetchPage(t, c, w.ui.URL()+page); code != http.StatusOK || !strings.Contains(body, "ε 2 left") {
+		if code, body := fetchPage(t, c, w.ui.URL()+page); code != http.StatusOK || !strings.Contains(body, "ε 10 left") {
 			t.Fatalf("%s does not show the budget left: %d\n%s", page, code, body)
+		}
+	}
+	// A run with privacy noise spends some of it; the pages show what is
+	// left, rounded down.
+	if job := w.runCredential(w.consentToAlgorithm(compute.StatsID, 1), nil, ""); job.State != vault.JobSucceeded {
+		t.Fatalf("the DP run: %+v", job)
+	}
+	if p, err = w.vault.Privacy(w.ctx, sampledata.BreastCancerName); err != nil || !(p.LeftEpsilon > 0 && p.LeftEpsilon < 10) {
+		t.Fatalf("budget after a DP run: %+v, %v", p, err)
+	}
+	left := "ε " + strconv.FormatFloat(math.Floor(p.LeftEpsilon*100)/100, 'f', -1, 64) + " left"
+	for _, page := range []string{"/", "/datasets", "/datasets/" + sampledata.BreastCancerName + "/privacy"} {
+		if code, body := fetchPage(t, c, w.ui.URL()+page); code != http.StatusOK || !strings.Contains(body, left) {
+			t.Fatalf("%s does not show %q: %d\n%s", page, left, code, body)
 		}
 	}
 }

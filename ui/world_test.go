@@ -153,8 +153,15 @@ func postForm(t *testing.T, c *http.Client, target string, form url.Values, head
 // returns the credential.
 func (w *world) consentTo(module []byte, runs int) string {
 	w.t.Helper()
+	return w.consentToAlgorithm(compute.ModuleHash(module), runs)
+}
+
+// consentToAlgorithm is consentTo for an algorithm id: a module hash or a
+// built-in.
+func (w *world) consentToAlgorithm(algorithm string, runs int) string {
+	w.t.Helper()
 	st, err := w.req.RequestConsent(w.ctx, w.client, requester.Ask{
-		Dataset: sampledata.BreastCancerName, Algorithm: compute.ModuleHash(module),
+		Dataset: sampledata.BreastCancerName, Algorithm: algorithm,
 		Purpose: "Testing what the owner sees", MaxRuns: runs,
 		Price: consent.Money{Amount: 100, Currency: "EUR"}, Validity: 24 * time.Hour,
 	})
@@ -171,9 +178,10 @@ func (w *world) consentTo(module []byte, runs int) string {
 	return st.Credential
 }
 
-// runHeld runs an approved request's module on a dataset whose results
-// the owner reviews, and returns the job the requester sees: held.
-func (w *world) runHeld(credential string, module []byte, params string) *vault.Job {
+// runCredential runs module (nil for a built-in) under credential and
+// returns the job as the requester sees it, in whatever state: held,
+// failed or released.
+func (w *world) runCredential(credential string, module []byte, params string) *vault.Job {
 	w.t.Helper()
 	var p json.RawMessage
 	if params != "" {
