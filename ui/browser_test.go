@@ -382,7 +382,7 @@ func TestBrowserReviewAndReleaseAHeldResult(t *testing.T) {
 		t.Fatalf("after releasing the page says %q", got)
 	}
 
-	got, err := w.client.Job(w.ctx, job.ID)
+	got, err := w.req.Signed(w.client).Job(w.ctx, job.ID)
 	if err != nil || got.State != vault.JobSucceeded || len(got.Result) == 0 {
 		t.Fatalf("after the release the requester sees %+v, %v", got, err)
 	}

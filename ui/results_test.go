@@ -48,7 +48,7 @@ func TestHeldResultWithheldByTheOwner(t *testing.T) {
 	if resp := postForm(t, c, base+"/withhold", url.Values{"csrf": {csrf}}, nil); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("withhold: %s", resp.Status)
 	}
-	got, err := w.client.Job(w.ctx, job.ID)
+	got, err := w.req.Signed(w.client).Job(w.ctx, job.ID)
 	if err != nil || got.State != vault.JobWithheld || got.Result != nil || got.Receipt != nil {
 		t.Fatalf("after withholding the requester sees %+v, %v", got, err)
 	}

@@ -162,8 +162,9 @@ func (w *world) consentToAlgorithm(algorithm string, runs int) string {
 	w.t.Helper()
 	st, err := w.req.RequestConsent(w.ctx, w.client, requester.Ask{
 		Dataset: sampledata.BreastCancerName, Algorithm: algorithm,
-		Purpose: "Testing what the owner sees", MaxRuns: runs,
-		Price: consent.Money{Amount: 100, Currency: "EUR"}, Validity: 24 * time.Hour,
+		Purpose: "Testing what the owner sees", PurposeCode: consent.PurposeResearch, MaxRuns: runs,
+		Output: consent.OutputPolicy{Policy: consent.OutputRelease},
+		Price:  consent.Money{Amount: 100, Currency: "EUR"}, Per: consent.PerRun, Validity: 24 * time.Hour,
 	})
 	if err != nil {
 		w.t.Fatal(err)
