@@ -116,6 +116,16 @@ func eventTitle(e ledger.Entry) string {
 		return "You withheld a result: nothing left your vault"
 	case ledger.PrivacySet:
 		return "You changed the privacy settings of “" + f["dataset"] + "”"
+	case ledger.ConsentRevoked:
+		return "You revoked a consent"
+	case ledger.RequestCountered:
+		return "You answered a request with narrower terms"
+	case ledger.CounterAccepted:
+		return "The requester accepted your narrower terms"
+	case ledger.CounterDeclined:
+		return "The requester declined your narrower terms"
+	case ledger.PolicySet:
+		return "You changed your standing rules"
 	}
 	return string(e.Type)
 }
@@ -125,13 +135,13 @@ func eventKind(t ledger.EventType) string {
 	switch t {
 	case ledger.JobAccepted, ledger.RunFinished, ledger.ResultReleased:
 		return "run"
-	case ledger.JobRejected, ledger.RequestDenied, ledger.DatasetDeleted, ledger.ResultWithheld:
+	case ledger.JobRejected, ledger.RequestDenied, ledger.DatasetDeleted, ledger.ResultWithheld, ledger.ConsentRevoked, ledger.CounterDeclined:
 		return "refused"
 	case ledger.ResultHeld:
 		return "request"
 	case ledger.ClaimCreated, ledger.ClaimAcknowledged, ledger.ClaimDisputed:
 		return "money"
-	case ledger.RequestReceived, ledger.RequestApproved:
+	case ledger.RequestReceived, ledger.RequestApproved, ledger.RequestCountered, ledger.CounterAccepted:
 		return "request"
 	}
 	return "owner"
@@ -145,6 +155,10 @@ var eventTypes = []struct {
 	{ledger.RequestReceived, "Requests received"},
 	{ledger.RequestApproved, "Requests approved"},
 	{ledger.RequestDenied, "Requests denied"},
+	{ledger.RequestCountered, "Counter-offers sent"},
+	{ledger.CounterAccepted, "Counter-offers accepted"},
+	{ledger.CounterDeclined, "Counter-offers declined"},
+	{ledger.ConsentRevoked, "Consents revoked"},
 	{ledger.JobAccepted, "Runs allowed"},
 	{ledger.JobRejected, "Runs refused"},
 	{ledger.RunFinished, "Runs finished"},
@@ -157,6 +171,7 @@ var eventTypes = []struct {
 	{ledger.DatasetImported, "Datasets added"},
 	{ledger.DatasetDeleted, "Datasets deleted"},
 	{ledger.PrivacySet, "Privacy settings changed"},
+	{ledger.PolicySet, "Rules changed"},
 	{ledger.OwnerLogin, "Sign-ins"},
 }
 

@@ -23,13 +23,16 @@ import (
 // notices are the confirmations shown after an action, by key: a page
 // shows only these texts, never one taken from the URL.
 var notices = map[string]string{
-	"approved": "Approved. The requester can now run its algorithm, within the terms you accepted.",
-	"denied":   "Denied. The requester has been told no.",
-	"imported": "Dataset added. Its values are stored encrypted.",
-	"deleted":  "Dataset deleted. The deletion is recorded in your activity log.",
-	"privacy":  "Privacy settings saved. They apply to every run from now on, and the change is in your activity log.",
-	"released": "Released. The requester can now fetch the result, with its receipt, and a payment is owed to you.",
-	"withheld": "Withheld. The result was deleted; the requester sees only that you withheld it.",
+	"approved":  "Approved. The requester can now run its algorithm, within the terms you accepted.",
+	"denied":    "Denied. The requester has been told no.",
+	"imported":  "Dataset added. Its values are stored encrypted.",
+	"deleted":   "Dataset deleted. The deletion is recorded in your activity log.",
+	"privacy":   "Privacy settings saved. They apply to every run from now on, and the change is in your activity log.",
+	"released":  "Released. The requester can now fetch the result, with its receipt, and a payment is owed to you.",
+	"withheld":  "Withheld. The result was deleted; the requester sees only that you withheld it.",
+	"countered": "Counter-offer sent. The requester can accept your narrower terms or decline; nothing runs until they accept.",
+	"revoked":   "Consent revoked. From now on every run under it is refused, and the requester can see that it is revoked.",
+	"rules":     "Rules saved. They decide new requests from now on; the change is in your activity log.",
 }
 
 func notice(r *http.Request) string { return notices[r.URL.Query().Get("done")] }
@@ -101,7 +104,7 @@ func (s *Server) active(cs []vault.Consent) []vault.Consent {
 	now := s.cfg.Now()
 	var out []vault.Consent
 	for _, c := range cs {
-		if c.RunsUsed < c.MaxRuns && now.Before(c.ExpiresAt) {
+		if c.RevokedAt == nil && c.RunsUsed < c.MaxRuns && now.Before(c.ExpiresAt) {
 			out = append(out, c)
 		}
 	}
@@ -182,6 +185,14 @@ type requestData struct {
 	R       *vault.ConsentRequest
 	Total   int64 // price × runs
 	Expired bool
+	Columns []string    // the columns asked for
+	Form    counterForm // the counter-offer form
+	Problem string      // why a counter-offer was refused
+}
+
+func (s *Server) requestView(x *vault.ConsentRequest, cols []string) requestData {
+	return requestData{R: x, Total: x.Price.Amount * int64(x.MaxRuns), Expired: !s.cfg.Now().Before(x.ExpiresAt),
+		Columns: cols, Form: askedForm(x, cols)}
 }
 
 func (s *Server) request(w http.ResponseWriter, r *http.Request, ss *session) {
@@ -190,8 +201,12 @@ func (s *Server) request(w http.ResponseWriter, r *http.Request, ss *session) {
 		s.fail(w, r, err)
 		return
 	}
-	d := requestData{R: x, Total: x.Price.Amount * int64(x.MaxRuns), Expired: !s.cfg.Now().Before(x.ExpiresAt)}
-	s.render(w, r, ss, "request", pageData{Title: "Review a request", Nav: "requests", Notice: notice(r), Data: d})
+	cols, err := s.askedColumns(r.Context(), x)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.render(w, r, ss, "request", pageData{Title: "Review a request", Nav: "requests", Notice: notice(r), Data: s.requestView(x, cols)})
 }
 
 func (s *Server) approve(w http.ResponseWriter, r *http.Request, _ *session, _ *multipart.Reader) {
@@ -215,7 +230,7 @@ func (s *Server) deny(w http.ResponseWriter, r *http.Request, _ *session, _ *mul
 // ConsentView is a consent with its state in words.
 type ConsentView struct {
 	vault.Consent
-	State    string // "active", "used up" or "ended"
+	State    string // "active", "used up", "ended" or "revoked"
 	EndsSoon bool   // active, and ends within a week
 }
 
@@ -230,6 +245,8 @@ func (s *Server) consents(w http.ResponseWriter, r *http.Request, ss *session) {
 	for _, c := range cs {
 		st := "active"
 		switch {
+		case c.RevokedAt != nil:
+			st = "revoked"
 		case c.RunsUsed >= c.MaxRuns:
 			st = "used up"
 		case !now.Before(c.ExpiresAt):
@@ -238,7 +255,7 @@ func (s *Server) consents(w http.ResponseWriter, r *http.Request, ss *session) {
 		soon := st == "active" && c.ExpiresAt.Sub(now) < 7*24*time.Hour
 		out = append(out, ConsentView{Consent: c, State: st, EndsSoon: soon})
 	}
-	s.render(w, r, ss, "consents", pageData{Title: "Consents", Nav: "consents", Data: out})
+	s.render(w, r, ss, "consents", pageData{Title: "Consents", Nav: "consents", Notice: notice(r), Data: out})
 }
 
 // activityPage is how many entries the timeline shows at once.

@@ -19,6 +19,7 @@ import (
 
 	"github.com/trove-project/trove"
 	"github.com/trove-project/trove/compute"
+	"github.com/trove-project/trove/consent"
 	"github.com/trove-project/trove/ledger"
 	"github.com/trove-project/trove/vault"
 )
@@ -47,6 +48,10 @@ type Vault interface {
 	WithholdJob(ctx context.Context, id string) (*vault.Job, error)
 	Privacy(ctx context.Context, dataset string) (*vault.Privacy, error)
 	SetPrivacy(ctx context.Context, dataset string, minimum compute.OutputPolicy, budgetEpsilon, budgetDelta float64) (*vault.Privacy, error)
+	Counter(ctx context.Context, id string, n vault.Narrowing) (*vault.ConsentRequest, error)
+	Revoke(ctx context.Context, consentID string) (*vault.Consent, error)
+	Policy(ctx context.Context) (*consent.Policy, error)
+	SetPolicy(ctx context.Context, p *consent.Policy) error
 }
 
 // DefaultAddr is where the UI listens unless told otherwise: loopback only.

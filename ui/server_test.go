@@ -47,7 +47,7 @@ func TestNoInlineScriptOrStyleInPages(t *testing.T) {
 	w := newWorld(t)
 	w.ask()
 	c, _ := w.httpLogin()
-	for _, path := range []string{"/", "/requests", "/consents", "/activity", "/activity/0", "/earnings", "/datasets", "/glossary", "/results", "/runs", "/datasets/breast_cancer/privacy"} {
+	for _, path := range []string{"/", "/requests", "/consents", "/activity", "/activity/0", "/earnings", "/datasets", "/glossary", "/results", "/runs", "/datasets/breast_cancer/privacy", "/rules"} {
 		resp, err := c.Get(w.ui.URL() + path)
 		if err != nil {
 			t.Fatal(err)
