@@ -81,7 +81,18 @@ func TestBrowserRevokeAConsentAndSeeTheNextJobRefused(t *testing.T) {
 	if got := text(t, ctx, ".timeline"); !strings.Contains(got, "A run was refused") || !strings.Contains(got, "You revoked a consent") {
 		t.Fatalf("the activity does not show the revocation and the refusal:\n%s", got)
 	}
-	do(t, ctx, chromedp.Navigate(w.ui.URL()+"/rules"), chromedp.WaitVisible(chromedp.ID("rule-summary")))
+	if err := w.vault.SetPolicy(w.ctx, &consent.Policy{Version: consent.PolicyVersion, Rules: []consent.Rule{
+		{ID: "stats-for-research", Decision: consent.DecideApprove, Algorithms: []string{"builtin:stats@1"}, Purposes: []string{consent.PurposeResearch}, MaxRuns: 10},
+		{ID: "no-marketing", Decision: consent.DecideDeny, Purposes: []string{consent.PurposeMarketing}},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	do(t, ctx, chromedp.Navigate(w.ui.URL()+"/rules"), chromedp.WaitVisible(chromedp.ID("rule-summary")),
+		chromedp.SetValue(chromedp.ID("t-alg"), "builtin:stats@1"), chromedp.Click(chromedp.ID("try-rules")),
+		chromedp.WaitVisible(chromedp.ID("verdict")))
+	if got := text(t, ctx, "#verdict"); !strings.Contains(got, "Approved at once, by rule stats-for-research") {
+		t.Fatalf("trying a request on the rules page says %q", got)
+	}
 	screenshot(t, ctx, shots, "24-rules")
 }
 
