@@ -33,6 +33,12 @@ func TestBrowserNarrowARequest(t *testing.T) {
 	if got := text(t, ctx, ".notice"); !strings.HasPrefix(got, "Counter-offer sent") {
 		t.Fatalf("after sending the counter-offer the page says %q", got)
 	}
+	if got := text(t, ctx, "#offer"); !strings.Contains(got, "1 run at most") {
+		t.Fatalf("the countered request shows the offer as:\n%s", got)
+	}
+	if got := text(t, ctx, "nav"); strings.Contains(got, "Requests 1") {
+		t.Fatalf("a countered request still counts as waiting for the owner: %q", got)
+	}
 	screenshot(t, ctx, shots, "21-request-countered")
 	if r, err := w.vault.ConsentRequest(w.ctx, id); err != nil || r.State != vault.Countered {
 		t.Fatalf("request after the counter-offer: %+v, %v", r, err)

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/trove-project/trove"
+	"github.com/trove-project/trove/consent"
 	"github.com/trove-project/trove/ledger"
 	"github.com/trove-project/trove/vault"
 )
@@ -69,6 +70,7 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request, ss *session) 
 		s.fail(w, r, err)
 		return
 	}
+	pending = waiting(pending)
 	cs, err := s.vault.Consents(ctx)
 	if err != nil {
 		s.fail(w, r, err)
@@ -160,8 +162,21 @@ func totals(cs []ledger.Claim, key func(ledger.Claim) string) []Total {
 }
 
 type requestsData struct {
-	Pending []vault.ConsentRequest
-	Decided []vault.ConsentRequest
+	Pending   []vault.ConsentRequest
+	Countered []vault.ConsentRequest // waiting for the requester's answer
+	Decided   []vault.ConsentRequest
+}
+
+// waiting keeps the requests that wait for the owner: a request the owner
+// countered waits for the requester instead.
+func waiting(rs []vault.ConsentRequest) []vault.ConsentRequest {
+	var out []vault.ConsentRequest
+	for _, x := range rs {
+		if x.State == vault.Pending {
+			out = append(out, x)
+		}
+	}
+	return out
 }
 
 func (s *Server) requests(w http.ResponseWriter, r *http.Request, ss *session) {
@@ -172,9 +187,12 @@ func (s *Server) requests(w http.ResponseWriter, r *http.Request, ss *session) {
 	}
 	var d requestsData
 	for _, x := range rs {
-		if x.State == vault.Pending {
+		switch x.State {
+		case vault.Pending:
 			d.Pending = append(d.Pending, x)
-		} else {
+		case vault.Countered:
+			d.Countered = append(d.Countered, x)
+		default:
 			d.Decided = append(d.Decided, x)
 		}
 	}
@@ -188,6 +206,7 @@ type requestData struct {
 	Columns []string    // the columns asked for
 	Form    counterForm // the counter-offer form
 	Problem string      // why a counter-offer was refused
+	Offer   *consent.Counter
 }
 
 func (s *Server) requestView(x *vault.ConsentRequest, cols []string) requestData {
@@ -206,7 +225,15 @@ func (s *Server) request(w http.ResponseWriter, r *http.Request, ss *session) {
 		s.fail(w, r, err)
 		return
 	}
-	s.render(w, r, ss, "request", pageData{Title: "Review a request", Nav: "requests", Notice: notice(r), Data: s.requestView(x, cols)})
+	d := s.requestView(x, cols)
+	if x.CounterOffer != "" {
+		// The vault signed it; reading it back shows the owner exactly
+		// what the requester was offered.
+		if co, err := consent.VerifyCounter(x.CounterOffer, s.vault.DID(), x.Requester, s.cfg.Now()); err == nil {
+			d.Offer = co
+		}
+	}
+	s.render(w, r, ss, "request", pageData{Title: "Review a request", Nav: "requests", Notice: notice(r), Data: d})
 }
 
 func (s *Server) approve(w http.ResponseWriter, r *http.Request, _ *session, _ *multipart.Reader) {

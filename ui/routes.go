@@ -10,6 +10,7 @@ import (
 
 	"github.com/trove-project/trove"
 	"github.com/trove-project/trove/api"
+	"github.com/trove-project/trove/vault"
 )
 
 // contentSecurityPolicy allows only the UI's own files: no inline script
@@ -134,8 +135,8 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, ss *session, nam
 func (s *Server) renderWith(w http.ResponseWriter, r *http.Request, ss *session, status int, name string, d pageData) {
 	d.CSRF = ss.csrf
 	d.DID = s.vault.DID()
-	if rs, err := s.vault.ConsentRequests(r.Context(), "pending"); err == nil {
-		d.Pending = len(rs)
+	if rs, err := s.vault.ConsentRequests(r.Context(), vault.Pending); err == nil {
+		d.Pending = len(waiting(rs))
 	}
 	if js, err := s.vault.Jobs(r.Context()); err == nil {
 		d.Held = len(heldJobs(js))
