@@ -29,6 +29,7 @@ var funcs = template.FuncMap{
 	"reason":     reasonWords,
 	"eps":        epsWords,
 	"budgetUsed": budgetUsed,
+	"decidedBy":  decidedBy,
 	"percent": func(used, max int) int {
 		if max <= 0 {
 			return 0
@@ -80,8 +81,14 @@ func eventTitle(e ledger.Entry) string {
 	case ledger.RequestReceived:
 		return "A requester asked to use “" + f["dataset"] + "”"
 	case ledger.RequestApproved:
+		if f["by"] == "rule" {
+			return "Your rule “" + f["rule_id"] + "” approved a request"
+		}
 		return "You approved a request"
 	case ledger.RequestDenied:
+		if f["by"] == "rule" {
+			return "Your rule “" + f["rule_id"] + "” denied a request"
+		}
 		return "You denied a request"
 	case ledger.JobAccepted:
 		return "An algorithm was allowed to run on your data"
@@ -230,4 +237,18 @@ func epsWords(x float64) string {
 		return strconv.FormatFloat(x, 'g', 3, 64)
 	}
 	return strconv.FormatFloat(math.Floor(x*100)/100, 'f', -1, 64)
+}
+
+// decidedBy says who decided a request, from vault.ConsentRequest's
+// DecidedBy.
+func decidedBy(by string) string {
+	switch {
+	case by == "owner":
+		return "by you"
+	case by == "requester":
+		return "by the requester, who declined your narrower terms"
+	case strings.HasPrefix(by, "rule:"):
+		return "by your rule “" + strings.TrimPrefix(by, "rule:") + "”"
+	}
+	return ""
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/trove-project/trove/consent"
 	"github.com/trove-project/trove/internal/sampledata"
 	"github.com/trove-project/trove/ledger"
+	"github.com/trove-project/trove/requester"
 	"github.com/trove-project/trove/vault"
 )
 
@@ -192,5 +193,22 @@ func TestRulesPage(t *testing.T) {
 	}
 	if got := try("builtin:stats@1", "many"); !strings.Contains(got, "Runs must be a whole number") {
 		t.Fatalf("a malformed test request:\n%s", got)
+	}
+
+	// A real request the rule covers is approved at once, and the owner
+	// sees which rule did it.
+	st, err := w.req.RequestConsent(w.ctx, w.client, requester.Ask{
+		Dataset: sampledata.BreastCancerName, Algorithm: "builtin:stats@1", Purpose: "stats", PurposeCode: consent.PurposeResearch,
+		MaxRuns: 5, Output: consent.OutputPolicy{Policy: consent.OutputRelease}, Price: consent.Money{Amount: 100, Currency: "EUR"},
+		Per: consent.PerRun, Validity: 24 * time.Hour,
+	})
+	if err != nil || st.State != vault.Approved {
+		t.Fatalf("a request the rule covers: %+v, %v", st, err)
+	}
+	if code, body := fetchPage(t, c, w.ui.URL()+"/requests/"+st.ID); code != http.StatusOK || !strings.Contains(body, "by your rule “stats-ok”") {
+		t.Fatalf("the request page does not say which rule approved it: %d\n%s", code, body)
+	}
+	if code, body := fetchPage(t, c, w.ui.URL()+"/activity"); code != http.StatusOK || !strings.Contains(body, "Your rule “stats-ok” approved a request") || !strings.Contains(body, "You changed your standing rules") {
+		t.Fatalf("the activity does not show the rule's decision: %d\n%s", code, body)
 	}
 }
