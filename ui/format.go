@@ -30,6 +30,7 @@ var funcs = template.FuncMap{
 	"eps":        epsWords,
 	"budgetUsed": budgetUsed,
 	"decidedBy":  decidedBy,
+	"per":        perWords,
 	"percent": func(used, max int) int {
 		if max <= 0 {
 			return 0
@@ -251,4 +252,15 @@ func decidedBy(by string) string {
 		return "by your rule “" + strings.TrimPrefix(by, "rule:") + "”"
 	}
 	return ""
+}
+
+// perWords names a pricing unit in words.
+func perWords(per string) string {
+	switch per {
+	case "1000-rows":
+		return "thousand rows read"
+	case "round":
+		return "training round"
+	}
+	return "run"
 }
