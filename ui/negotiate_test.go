@@ -212,3 +212,35 @@ func TestRulesPage(t *testing.T) {
 		t.Fatalf("the activity does not show the rule's decision: %d\n%s", code, body)
 	}
 }
+
+func TestRevokeNeedsTheTokenAndHappensOnce(t *testing.T) {
+	w := newWorld(t)
+	r, err := w.vault.Approve(w.ctx, w.ask())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, csrf := w.httpLogin()
+	target := w.ui.URL() + "/consents/" + r.ConsentID + "/revoke"
+	if resp := postForm(t, c, target, url.Values{"csrf": {"guess"}}, nil); resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("revoke with a wrong token: %s", resp.Status)
+	}
+	if cs, err := w.vault.Consents(w.ctx); err != nil || cs[0].RevokedAt != nil {
+		t.Fatalf("a refused POST revoked the consent: %+v, %v", cs, err)
+	}
+	if code, _ := fetchPage(t, c, w.ui.URL()+"/consents/no-such-consent/revoke"); code != http.StatusNotFound {
+		t.Fatalf("confirming an unknown consent: %d", code)
+	}
+	if resp := postForm(t, c, target, url.Values{"csrf": {csrf}}, nil); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("revoke: %s", resp.Status)
+	}
+	if resp := postForm(t, c, target, url.Values{"csrf": {csrf}}, nil); resp.StatusCode != http.StatusConflict {
+		t.Fatalf("revoking twice: %s, want 409", resp.Status)
+	}
+	if code, body := fetchPage(t, c, target); code != http.StatusConflict || !strings.Contains(body, "already revoked") {
+		t.Fatalf("the confirmation page of a revoked consent: %d\n%s", code, body)
+	}
+	es, err := w.vault.LogEntries(w.ctx, vault.LogFilter{Type: ledger.ConsentRevoked})
+	if err != nil || len(es) != 1 {
+		t.Fatalf("revocations logged: %v, %v", es, err)
+	}
+}
