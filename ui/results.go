@@ -60,18 +60,6 @@ func (s *Server) consentsByID(ctx context.Context) (map[string]vault.Consent, er
 	return m, nil
 }
 
-// purposeOf returns the purpose of the request a consent came from.
-func (s *Server) purposeOf(ctx context.Context, c vault.Consent) string {
-	if c.RequestID == "" {
-		return ""
-	}
-	r, err := s.vault.ConsentRequest(ctx, c.RequestID)
-	if err != nil {
-		return ""
-	}
-	return r.Purpose
-}
-
 func (s *Server) results(w http.ResponseWriter, r *http.Request, ss *session) {
 	ctx := r.Context()
 	js, err := s.vault.Jobs(ctx)
@@ -87,7 +75,7 @@ func (s *Server) results(w http.ResponseWriter, r *http.Request, ss *session) {
 	var out []JobView
 	for _, j := range heldJobs(js) {
 		c := byID[j.ConsentID]
-		out = append(out, JobView{Job: j, Dataset: c.Dataset, Purpose: s.purposeOf(ctx, c)})
+		out = append(out, JobView{Job: j, Dataset: c.Dataset, Purpose: c.Purpose})
 	}
 	s.render(w, r, ss, "results", pageData{Title: "Results to review", Nav: "results", Notice: notice(r), Data: out})
 }
@@ -115,7 +103,7 @@ func (s *Server) heldResult(ctx context.Context, id string) (*resultData, error)
 		return nil, err
 	}
 	c := byID[j.ConsentID]
-	return &resultData{J: JobView{Job: *j, Dataset: c.Dataset, Purpose: s.purposeOf(ctx, c)},
+	return &resultData{J: JobView{Job: *j, Dataset: c.Dataset, Purpose: c.Purpose},
 		Text: resultText(j.Result), Size: len(j.Result)}, nil
 }
 
