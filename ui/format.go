@@ -94,7 +94,7 @@ func eventTitle(e ledger.Entry) string {
 	case ledger.JobAccepted:
 		return "An algorithm was allowed to run on your data"
 	case ledger.JobRejected:
-		return "A run was refused: " + strings.ReplaceAll(f["reason"], "_", " ")
+		return "A run was refused: " + refusalWords(f["reason"])
 	case ledger.RunFinished:
 		if f["status"] == "succeeded" {
 			return "The run finished"
@@ -263,4 +263,27 @@ func perWords(per string) string {
 		return "training round"
 	}
 	return "run"
+}
+
+// refusalWords says why the vault refused to run a job, in plain words.
+func refusalWords(reason string) string {
+	switch reason {
+	case "revoked":
+		return "you revoked its consent"
+	case "runs_exhausted":
+		return "its consent has no runs left"
+	case "budget_exhausted":
+		return "the dataset's privacy budget is spent"
+	case "dataset_changed":
+		return "the dataset changed since the consent was given"
+	case "algorithm_mismatch":
+		return "it was not the algorithm you consented to"
+	case "dp_unsupported":
+		return "the algorithm cannot add privacy noise"
+	case "unknown_consent", "wrong_issuer":
+		return "its consent was not one you gave"
+	case "nonce_invalid", "holder_not_sender":
+		return "its proof of consent was not valid"
+	}
+	return strings.ReplaceAll(reason, "_", " ")
 }

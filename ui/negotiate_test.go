@@ -85,7 +85,7 @@ func TestBrowserRevokeAConsentAndSeeTheNextJobRefused(t *testing.T) {
 		t.Fatalf("refusals logged: %v, %v", es, err)
 	}
 	do(t, ctx, chromedp.Navigate(w.ui.URL()+"/activity"), chromedp.WaitVisible(chromedp.CSS(".timeline")))
-	if got := text(t, ctx, ".timeline"); !strings.Contains(got, "A run was refused") || !strings.Contains(got, "You revoked a consent") {
+	if got := text(t, ctx, ".timeline"); !strings.Contains(got, "A run was refused: you revoked its consent") || !strings.Contains(got, "You revoked a consent") {
 		t.Fatalf("the activity does not show the revocation and the refusal:\n%s", got)
 	}
 	if err := w.vault.SetPolicy(w.ctx, &consent.Policy{Version: consent.PolicyVersion, Rules: []consent.Rule{
