@@ -30,7 +30,10 @@ import (
 //	 "learning_rate": 0.1,     // sgd only, (0, 10]
 //	 "batch_size": 32,         // sgd only, 1..65536
 //	 "l2": 0,                  // L2 penalty, [0, 1e3]
-//	 "clip": 1}                // under the dp policy: the L2 norm each update is clipped to, (0, 1e6]
+//	 "clip": 1,                // under the dp policy: the L2 norm each update is clipped to, (0, 1e6]
+//	 "center": [..],           // optional, with scale: each feature becomes (x − center)/scale before training
+//	 "scale": [..],            // optional, with center: every entry > 0
+//	 "moments": false}         // true: train nothing, return per-feature sums and sums of squares instead
 //
 // With 2 classes the model is binary (sigmoid): one row of weights. With K
 // > 2 it is multinomial (softmax): K rows. Each row holds one weight per
@@ -45,6 +48,15 @@ import (
 // of σ = clip/√(2ρ) is added to each weight (ρ: half the job's budget),
 // and the sample count gets noise from the other half; the policy needs δ >
 // 0.
+//
+// With "moments": true the step returns what a coordinator needs to
+// standardise features without pooling raw data, over the same complete
+// rows training would use:
+//
+//	{"algorithm":"builtin:logreg-train@1","features":[..],"samples":N,
+//	 "sums":[..],"sumsq":[..]}
+//
+// Moments have no private form: under the dp policy they are refused.
 const LogRegTrainID = "builtin:logreg-train@1"
 
 type logregParams struct {
@@ -58,6 +70,9 @@ type logregParams struct {
 	BatchSize    int       `json:"batch_size"`
 	L2           float64   `json:"l2"`
 	Clip         float64   `json:"clip"`
+	Center       []float64 `json:"center"`
+	Scale        []float64 `json:"scale"`
+	Moments      bool      `json:"moments"`
 }
 
 // logregData is the training set: x row-major with d features, labels in
@@ -162,6 +177,9 @@ func parseLogReg(in Input) (logregParams, *logregData, error) {
 	if len(data.y) == 0 {
 		return p, nil, fmt.Errorf("%w: no complete rows", ErrBadParams)
 	}
+	if err := data.standardise(p); err != nil {
+		return p, nil, err
+	}
 	return p, data, nil
 }
 
@@ -249,6 +267,12 @@ func logregTrain(ctx context.Context, in Input, dp *dpTraining) (json.RawMessage
 	if err != nil {
 		return nil, err
 	}
+	if p.Moments {
+		if dp != nil {
+			return nil, fmt.Errorf("%w: moments have no differentially private form", ErrBadParams)
+		}
+		return data.moments()
+	}
 	n := len(data.y)
 	all := make([]int, n)
 	for i := range all {
@@ -329,4 +353,46 @@ func logregTrain(ctx context.Context, in Input, dp *dpTraining) (json.RawMessage
 type dpTraining struct {
 	noise *Noise
 	info  dpInfo
+}
+
+// standardise applies the params' center and scale to every feature.
+func (data *logregData) standardise(p logregParams) error {
+	if p.Center == nil && p.Scale == nil {
+		return nil
+	}
+	switch {
+	case p.Moments:
+		return fmt.Errorf("%w: moments are of the raw features; center and scale do not apply", ErrBadParams)
+	case len(p.Center) != data.d || len(p.Scale) != data.d:
+		return fmt.Errorf("%w: center and scale need %d entries each (one per feature)", ErrBadParams, data.d)
+	}
+	for j := range data.d {
+		c, s := p.Center[j], p.Scale[j]
+		if math.IsNaN(c) || math.IsInf(c, 0) || math.Abs(c) > 1e12 || !(s > 0 && s <= 1e12) {
+			return fmt.Errorf("%w: center or scale of feature %d is out of range (|center| ≤ 1e12, 0 < scale ≤ 1e12)", ErrBadParams, j)
+		}
+	}
+	for i, v := range data.x {
+		j := i % data.d
+		data.x[i] = (v - p.Center[j]) / p.Scale[j]
+	}
+	return nil
+}
+
+// moments returns the per-feature sums and sums of squares.
+func (data *logregData) moments() (json.RawMessage, error) {
+	sums := make([]number, data.d)
+	sumsq := make([]number, data.d)
+	for i, v := range data.x {
+		j := i % data.d
+		sums[j] += number(v)
+		sumsq[j] += number(v * v)
+	}
+	return json.Marshal(struct {
+		Algorithm string   `json:"algorithm"`
+		Features  []string `json:"features"`
+		Samples   int      `json:"samples"`
+		Sums      []number `json:"sums"`
+		Sumsq     []number `json:"sumsq"`
+	}{LogRegTrainID, data.names, len(data.y), sums, sumsq})
 }

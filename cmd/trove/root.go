@@ -83,7 +83,7 @@ Start with:  trove demo`,
 		c.GroupID = "requester"
 		root.AddCommand(c)
 	}
-	root.AddCommand(demoCmd(cfg))
+	root.AddCommand(demoCmd(cfg), simCmd(cfg))
 	return root
 }
 

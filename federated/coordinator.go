@@ -1,0 +1,600 @@
+package federated
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/trove-project/trove"
+	"github.com/trove-project/trove/compute"
+	"github.com/trove-project/trove/dataset"
+	"github.com/trove-project/trove/internal/safefile"
+	"github.com/trove-project/trove/ledger"
+)
+
+// Participant is one vault as the coordinator reaches it: something that
+// runs builtin:logreg-train@1 with the given params under its consent and
+// answers with the result and the vault's receipt for it.
+type Participant interface {
+	// DID is the vault's DID: its receipts must be signed by it.
+	DID() string
+	// Run runs one training step (or, with "moments", the feature
+	// moments) and returns the vault's answer.
+	Run(ctx context.Context, params json.RawMessage) (*Reply, error)
+}
+
+// Reply is a vault's answer to one job.
+type Reply struct {
+	JobID   string          // the vault's job id
+	Result  json.RawMessage // the job's result, as the vault released it
+	Receipt json.RawMessage // the vault's receipt bundle for the job
+}
+
+// Limits on what the coordinator accepts from a vault.
+const (
+	MaxResultBytes   = 8 << 20 // a training result
+	MaxParticipants  = 10000
+	MaxRounds        = 10000
+	roundFileVersion = 1
+)
+
+// Config is what a training run needs. Zero values take the documented
+// defaults.
+type Config struct {
+	Target   string   // the label column (required)
+	Classes  int      // for an integer label: the number of classes; 0 for a categorical one
+	Features []string // numeric feature columns; default: what the vaults report
+	Rounds   int      // rounds to run (required)
+
+	Epochs       int     // local epochs per round; default 1
+	LearningRate float64 // local SGD step; default 0.1
+	BatchSize    int     // local mini-batch; default 32
+	L2           float64 // L2 penalty
+	Clip         float64 // update norm clip under the dp policy; default 1
+	ServerRate   float64 // the aggregate update is scaled by this; default 1
+
+	// Standardise asks each vault once, before round 1, for the sums and
+	// sums of squares of its features (one run of its consent), and trains
+	// on features standardised by the pooled mean and deviation.
+	Standardise bool
+	// Center and Scale, if set, standardise the features instead (one
+	// entry per feature of Features).
+	Center, Scale []float64
+
+	Aggregator Aggregator    // default FedAvg
+	Detector   *Detector     // flags anomalous updates; nil: none flagged
+	Quorum     int           // fewest updates a round needs; default a majority of participants
+	Timeout    time.Duration // per participant per round; default 2 minutes
+	Parallel   int           // participants asked at once; default 16
+
+	// RoundPool is the payout pool of each round, in the currency's minor
+	// units, shared by contribution; 0 pays nothing out.
+	RoundPool int64
+
+	// Test, if set, is the coordinator's held-out labelled table each
+	// round's model is scored on.
+	Test *dataset.Table
+
+	// RoundFile, if set, is where the state is written (atomically) after
+	// each round and read from at the start, so a restarted coordinator
+	// resumes after its last complete round.
+	RoundFile string
+
+	// KeepReceipt, if set, is called with every receipt that verified.
+	KeepReceipt func(round, participant int, receipt json.RawMessage) error
+
+	// Progress, if set, is called after each round.
+	Progress func(RoundReport)
+
+	Now func() time.Time // the clock; default time.Now
+}
+
+func (c Config) withDefaults(n int) Config {
+	if c.Epochs == 0 {
+		c.Epochs = 1
+	}
+	if c.LearningRate == 0 {
+		c.LearningRate = 0.1
+	}
+	if c.BatchSize == 0 {
+		c.BatchSize = 32
+	}
+	if c.Clip == 0 {
+		c.Clip = 1
+	}
+	if c.ServerRate == 0 {
+		c.ServerRate = 1
+	}
+	if c.Aggregator == nil {
+		c.Aggregator = FedAvg{}
+	}
+	if c.Quorum == 0 {
+		c.Quorum = n/2 + 1
+	}
+	if c.Timeout == 0 {
+		c.Timeout = 2 * time.Minute
+	}
+	if c.Parallel == 0 {
+		c.Parallel = 16
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return c
+}
+
+// Status is what became of one participant in one round.
+type Status string
+
+// The statuses.
+const (
+	StatusUsed    Status = "used"    // its update went into the aggregate
+	StatusFlagged Status = "flagged" // its update was flagged and left out
+	StatusSkipped Status = "skipped" // it timed out, refused or failed
+)
+
+// ParticipantRound is one participant's part in one round.
+type ParticipantRound struct {
+	Index     int     `json:"index"`
+	Vault     string  `json:"vault"`
+	Status    Status  `json:"status"`
+	Reason    string  `json:"reason,omitempty"` // why skipped or flagged
+	JobID     string  `json:"job_id,omitempty"`
+	ReceiptID string  `json:"receipt_id,omitempty"` // the receipt proving which vault sent the update
+	LogIndex  uint64  `json:"log_index,omitempty"`  // the run's entry in the vault's log
+	IssuedAt  string  `json:"issued_at,omitempty"`  // when the vault issued the receipt
+	Samples   int     `json:"samples,omitempty"`
+	Loss      float64 `json:"loss,omitempty"` // local training loss the vault reported
+	Score     *Score  `json:"score,omitempty"`
+	Share     float64 `json:"share"`
+	Payout    int64   `json:"payout"`
+	Epsilon   float64 `json:"epsilon,omitempty"`       // ε this job spent (dp)
+	SpentEps  float64 `json:"spent_epsilon,omitempty"` // the vault's dataset budget spent so far, as ε
+}
+
+// RoundReport is one round's record.
+type RoundReport struct {
+	Round        int                `json:"round"`
+	Participants []ParticipantRound `json:"participants"`
+	Updates      int                `json:"updates"`    // updates received
+	Aggregated   int                `json:"aggregated"` // updates in the aggregate
+	Quorum       bool               `json:"quorum"`     // false: the model did not change
+	Accuracy     *float64           `json:"accuracy,omitempty"`
+	TestLoss     *float64           `json:"test_loss,omitempty"`
+	Seconds      float64            `json:"seconds"`
+}
+
+// State is the round file: the model so far and every round's record.
+type State struct {
+	Version    int                 `json:"version"`
+	Aggregator string              `json:"aggregator"`
+	Vaults     []string            `json:"vaults"`
+	Model      compute.LogRegModel `json:"model"`
+	Rounds     []RoundReport       `json:"rounds"`
+}
+
+// Coordinator runs federated training over participants.
+type Coordinator struct {
+	cfg   Config
+	parts []Participant
+}
+
+// NewCoordinator checks cfg and returns a coordinator over parts.
+func NewCoordinator(cfg Config, parts []Participant) (*Coordinator, error) {
+	switch {
+	case len(parts) == 0 || len(parts) > MaxParticipants:
+		return nil, trove.Errorf(trove.EINVALID, "federated training needs 1..%d participants, not %d", MaxParticipants, len(parts))
+	case cfg.Target == "":
+		return nil, trove.Errorf(trove.EINVALID, "federated training needs a target column")
+	case cfg.Rounds < 1 || cfg.Rounds > MaxRounds:
+		return nil, trove.Errorf(trove.EINVALID, "rounds %d is not in 1..%d", cfg.Rounds, MaxRounds)
+	case cfg.Quorum < 0 || cfg.Quorum > len(parts):
+		return nil, trove.Errorf(trove.EINVALID, "quorum %d is not in 1..%d", cfg.Quorum, len(parts))
+	case cfg.Timeout < 0 || cfg.Parallel < 0 || cfg.RoundPool < 0:
+		return nil, trove.Errorf(trove.EINVALID, "timeout, parallelism and pool must not be negative")
+	}
+	return &Coordinator{cfg: cfg.withDefaults(len(parts)), parts: parts}, nil
+}
+
+// Run runs the rounds not yet in the round file and returns the final
+// state. A round without a quorum leaves the model as it was.
+func (c *Coordinator) Run(ctx context.Context) (*State, error) {
+	st, err := c.load()
+	if err != nil {
+		return nil, err
+	}
+	if c.cfg.Standardise && st.Model.Scale == nil {
+		if err := c.standardise(ctx, st); err != nil {
+			return nil, err
+		}
+		if err := c.save(st); err != nil {
+			return nil, err
+		}
+	}
+	for r := len(st.Rounds) + 1; r <= c.cfg.Rounds; r++ {
+		if err := ctx.Err(); err != nil {
+			return st, err
+		}
+		rep, err := c.round(ctx, st, r)
+		if err != nil {
+			return st, fmt.Errorf("round %d: %w", r, err)
+		}
+		st.Rounds = append(st.Rounds, *rep)
+		if err := c.save(st); err != nil {
+			return st, err
+		}
+		if c.cfg.Progress != nil {
+			c.cfg.Progress(*rep)
+		}
+	}
+	return st, nil
+}
+
+func (c *Coordinator) vaults() []string {
+	out := make([]string, len(c.parts))
+	for i, p := range c.parts {
+		out[i] = p.DID()
+	}
+	return out
+}
+
+// load reads the round file, or starts afresh.
+func (c *Coordinator) load() (*State, error) {
+	fresh := &State{Version: roundFileVersion, Aggregator: c.cfg.Aggregator.String(), Vaults: c.vaults(),
+		Model: compute.LogRegModel{Target: c.cfg.Target, Classes: c.cfg.Classes, Features: c.cfg.Features, Center: c.cfg.Center, Scale: c.cfg.Scale}}
+	if c.cfg.RoundFile == "" {
+		return fresh, nil
+	}
+	b, err := os.ReadFile(c.cfg.RoundFile)
+	if errors.Is(err, os.ErrNotExist) {
+		return fresh, nil
+	} else if err != nil {
+		return nil, fmt.Errorf("read round file: %w", err)
+	}
+	var st State
+	if err := json.Unmarshal(b, &st); err != nil {
+		return nil, trove.Errorf(trove.EINVALID, "round file %s does not parse: %v", c.cfg.RoundFile, err)
+	}
+	switch {
+	case st.Version != roundFileVersion:
+		return nil, trove.Errorf(trove.EINVALID, "round file %s has version %d, want %d", c.cfg.RoundFile, st.Version, roundFileVersion)
+	case st.Aggregator != fresh.Aggregator || st.Model.Target != fresh.Model.Target || st.Model.Classes != fresh.Model.Classes:
+		return nil, trove.Errorf(trove.ECONFLICT, "round file %s is of another training (aggregator %s, target %q)", c.cfg.RoundFile, st.Aggregator, st.Model.Target)
+	case len(st.Vaults) != len(fresh.Vaults):
+		return nil, trove.Errorf(trove.ECONFLICT, "round file %s is of %d vaults, not %d", c.cfg.RoundFile, len(st.Vaults), len(fresh.Vaults))
+	case len(st.Rounds) > c.cfg.Rounds:
+		return nil, trove.Errorf(trove.ECONFLICT, "round file %s already holds %d rounds, more than the %d asked", c.cfg.RoundFile, len(st.Rounds), c.cfg.Rounds)
+	}
+	for i, v := range st.Vaults {
+		if v != fresh.Vaults[i] {
+			return nil, trove.Errorf(trove.ECONFLICT, "round file %s names other vaults", c.cfg.RoundFile)
+		}
+	}
+	return &st, nil
+}
+
+func (c *Coordinator) save(st *State) error {
+	if c.cfg.RoundFile == "" {
+		return nil
+	}
+	b, err := json.MarshalIndent(st, "", " ")
+	if err != nil {
+		return err
+	}
+	if err := safefile.Write(c.cfg.RoundFile, append(b, '\n'), 0o600); err != nil {
+		return fmt.Errorf("write round file: %w", err)
+	}
+	return nil
+}
+
+// answer is one participant's verified reply.
+type answer struct {
+	reply  *Reply
+	claims *ledger.ReceiptClaims
+	err    error
+}
+
+// ask sends params to every participant at once (at most Parallel at a
+// time), each under its own deadline, and verifies every receipt.
+func (c *Coordinator) ask(ctx context.Context, params json.RawMessage) []answer {
+	out := make([]answer, len(c.parts))
+	sem := make(chan struct{}, c.cfg.Parallel)
+	var wg sync.WaitGroup
+	for i, p := range c.parts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			pctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+			defer cancel()
+			reply, err := p.Run(pctx, params)
+			if err != nil {
+				if pctx.Err() != nil && ctx.Err() == nil {
+					err = &trove.Error{Code: trove.EUNAVAILABLE, Reason: "timeout", Message: "the vault did not answer in time", Err: err}
+				}
+				out[i] = answer{err: err}
+				return
+			}
+			claims, err := checkReply(p.DID(), reply)
+			out[i] = answer{reply: reply, claims: claims, err: err}
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+// checkReply verifies a reply's receipt: signed by the vault, for this
+// job, over this result.
+func checkReply(vaultDID string, r *Reply) (*ledger.ReceiptClaims, error) {
+	if len(r.Result) > MaxResultBytes {
+		return nil, &trove.Error{Code: trove.ETOOLARGE, Reason: "result_too_large", Message: fmt.Sprintf("the result is over %d bytes", MaxResultBytes)}
+	}
+	rc, _, err := ledger.VerifyReceipt(r.Receipt, vaultDID)
+	if err != nil {
+		return nil, &trove.Error{Code: trove.EFORBIDDEN, Reason: "bad_receipt", Message: "the vault's receipt does not verify", Err: err}
+	}
+	sum := sha256.Sum256(r.Result)
+	if rc.JobID != r.JobID {
+		return rc, trove.Errorf(trove.EFORBIDDEN, "the receipt is for job %s, not %s", rc.JobID, r.JobID)
+	}
+	if rc.OutputSHA256 != hex.EncodeToString(sum[:]) {
+		return rc, &trove.Error{Code: trove.EFORBIDDEN, Reason: "receipt_mismatch", Message: "the result is not the output the vault's receipt names"}
+	}
+	return rc, nil
+}
+
+// params builds a job's params from the model.
+func (c *Coordinator) params(m compute.LogRegModel, moments bool) (json.RawMessage, error) {
+	p := map[string]any{"target": m.Target, "epochs": c.cfg.Epochs, "learning_rate": c.cfg.LearningRate,
+		"batch_size": c.cfg.BatchSize, "l2": c.cfg.L2, "clip": c.cfg.Clip}
+	if m.Classes != 0 {
+		p["classes"] = m.Classes
+	}
+	if len(m.Features) > 0 {
+		p["features"] = m.Features
+	}
+	if moments {
+		p["moments"] = true
+	} else {
+		if m.Weights != nil {
+			p["weights"] = m.Weights
+		}
+		if m.Scale != nil {
+			p["center"], p["scale"] = m.Center, m.Scale
+		}
+	}
+	return json.Marshal(p)
+}
+
+// standardise asks every vault for its feature moments and sets the
+// model's center and scale from the pooled ones.
+func (c *Coordinator) standardise(ctx context.Context, st *State) error {
+	params, err := c.params(st.Model, true)
+	if err != nil {
+		return err
+	}
+	var sums, sumsq []float64
+	var features []string
+	n := 0
+	for _, a := range c.ask(ctx, params) {
+		if a.err != nil {
+			continue
+		}
+		var m struct {
+			Features []string  `json:"features"`
+			Samples  int       `json:"samples"`
+			Sums     []float64 `json:"sums"`
+			Sumsq    []float64 `json:"sumsq"`
+		}
+		if err := decodeStrict(a.reply.Result, &m); err != nil || len(m.Sums) != len(m.Features) || len(m.Sumsq) != len(m.Features) || m.Samples < 1 {
+			continue
+		}
+		if features == nil {
+			features, sums, sumsq = m.Features, make([]float64, len(m.Features)), make([]float64, len(m.Features))
+		} else if !equalStrings(features, m.Features) {
+			continue
+		}
+		for j := range sums {
+			sums[j] += m.Sums[j]
+			sumsq[j] += m.Sumsq[j]
+		}
+		n += m.Samples
+	}
+	if n == 0 {
+		return trove.Errorf(trove.EUNAVAILABLE, "no vault returned its feature moments; cannot standardise")
+	}
+	st.Model.Features = features
+	st.Model.Center = make([]float64, len(features))
+	st.Model.Scale = make([]float64, len(features))
+	for j := range features {
+		mean := sums[j] / float64(n)
+		sd := math.Sqrt(math.Max(0, sumsq[j]/float64(n)-mean*mean))
+		if !(sd > 1e-12) || math.IsInf(sd, 0) {
+			sd = 1
+		}
+		st.Model.Center[j], st.Model.Scale[j] = mean, sd
+	}
+	return nil
+}
+
+// trainResult is what the coordinator reads of a training step's result.
+type trainResult struct {
+	Features []string  `json:"features"`
+	Update   []float64 `json:"update"`
+	Samples  float64   `json:"samples"`
+	Loss     *float64  `json:"loss"`
+}
+
+// round runs round r.
+func (c *Coordinator) round(ctx context.Context, st *State, r int) (*RoundReport, error) {
+	start := c.cfg.Now()
+	params, err := c.params(st.Model, false)
+	if err != nil {
+		return nil, err
+	}
+	answers := c.ask(ctx, params)
+	rep := &RoundReport{Round: r, Participants: make([]ParticipantRound, len(c.parts))}
+	var updates []Update
+	var from []int // participant of each update
+	want := len(st.Model.Weights)
+	for i, a := range answers {
+		pr := &rep.Participants[i]
+		pr.Index, pr.Vault = i, c.parts[i].DID()
+		if a.claims != nil {
+			pr.JobID, pr.ReceiptID, pr.LogIndex = a.claims.JobID, a.claims.ID, a.claims.LogIndex
+			pr.IssuedAt = a.claims.IssuedAt.UTC().Format(time.RFC3339)
+			if a.claims.DP != nil {
+				pr.Epsilon, pr.SpentEps = a.claims.DP.Epsilon, a.claims.DP.SpentEpsilon
+			}
+			if c.cfg.KeepReceipt != nil {
+				if err := c.cfg.KeepReceipt(r, i, a.reply.Receipt); err != nil {
+					return nil, fmt.Errorf("keep receipt: %w", err)
+				}
+			}
+		}
+		if a.err != nil {
+			pr.Status, pr.Reason = StatusSkipped, reasonOf(a.err)
+			if trove.ErrorReason(a.err) == "receipt_mismatch" {
+				// The vault signed one output and the participant sent
+				// another: the receipt proves the tampering.
+				pr.Status = StatusFlagged
+			}
+			continue
+		}
+		var res trainResult
+		if err := decodeStrict(a.reply.Result, &res); err != nil {
+			pr.Status, pr.Reason = StatusSkipped, "the result does not parse"
+			continue
+		}
+		if (want != 0 && len(res.Update) != want) || len(res.Update) == 0 || res.Samples < 0 || math.IsNaN(res.Samples) {
+			pr.Status, pr.Reason = StatusSkipped, fmt.Sprintf("the update has %d weights, want %d", len(res.Update), want)
+			continue
+		}
+		if len(st.Model.Features) > 0 && !equalStrings(res.Features, st.Model.Features) {
+			pr.Status, pr.Reason = StatusSkipped, "the update is over other features"
+			continue
+		}
+		if want == 0 {
+			want = len(res.Update)
+		}
+		pr.Samples = int(math.Max(0, math.Round(res.Samples)))
+		if res.Loss != nil {
+			pr.Loss = *res.Loss
+		}
+		if _, err := checkUpdates([]Update{{Delta: res.Update}}); err != nil {
+			pr.Status, pr.Reason = StatusSkipped, err.Error()
+			continue
+		}
+		if len(st.Model.Features) == 0 {
+			st.Model.Features = res.Features
+		}
+		updates = append(updates, Update{Vault: pr.Vault, Delta: res.Update, Samples: pr.Samples})
+		from = append(from, i)
+	}
+	rep.Updates = len(updates)
+	rep.Quorum = len(updates) >= c.cfg.Quorum && len(updates) > 0
+	flagged := make([]bool, len(updates))
+	if rep.Quorum {
+		if c.cfg.Detector != nil {
+			scores, err := c.cfg.Detector.Score(updates)
+			if err != nil {
+				return nil, err
+			}
+			for k, s := range scores {
+				pr := &rep.Participants[from[k]]
+				pr.Score = &s
+				if s.Flagged {
+					flagged[k] = true
+					pr.Status, pr.Reason = StatusFlagged, s.Why
+				}
+			}
+		}
+		var kept []Update
+		var keptFrom []int
+		for k, u := range updates {
+			if !flagged[k] {
+				kept, keptFrom = append(kept, u), append(keptFrom, k)
+			}
+		}
+		delta, used, err := c.cfg.Aggregator.Aggregate(kept)
+		if err != nil {
+			return nil, err
+		}
+		rep.Aggregated = len(used)
+		inAggregate := make([]bool, len(updates))
+		for _, u := range used {
+			inAggregate[keptFrom[u]] = true
+		}
+		if st.Model.Weights == nil {
+			st.Model.Weights = make([]float64, len(delta))
+		}
+		for j, d := range delta {
+			st.Model.Weights[j] += c.cfg.ServerRate * d
+		}
+		shares, err := Shares(updates, delta, flagged)
+		if err != nil {
+			return nil, err
+		}
+		pay := Payouts(c.cfg.RoundPool, shares)
+		for k, i := range from {
+			pr := &rep.Participants[i]
+			pr.Share, pr.Payout = shares[k], pay[k]
+			if !flagged[k] {
+				pr.Status = StatusUsed
+				if !inAggregate[k] {
+					pr.Reason = "not chosen by " + c.cfg.Aggregator.String()
+				}
+			}
+		}
+	} else {
+		for _, i := range from {
+			rep.Participants[i].Status, rep.Participants[i].Reason = StatusSkipped, "no quorum"
+		}
+	}
+	if c.cfg.Test != nil && st.Model.Weights != nil {
+		ev, err := compute.LogRegAccuracy(st.Model, c.cfg.Test)
+		if err != nil {
+			return nil, fmt.Errorf("score the model on the test set: %w", err)
+		}
+		rep.Accuracy, rep.TestLoss = &ev.Accuracy, &ev.Loss
+	}
+	rep.Seconds = c.cfg.Now().Sub(start).Seconds()
+	return rep, nil
+}
+
+// reasonOf says why a participant was skipped, without its details.
+func reasonOf(err error) string {
+	if r := trove.ErrorReason(err); r != "" {
+		return r
+	}
+	if c := trove.ErrorCode(err); c != "" && c != trove.EINTERNAL {
+		return string(c)
+	}
+	return "error"
+}
+
+func decodeStrict(b []byte, v any) error {
+	d := json.NewDecoder(bytes.NewReader(b))
+	return d.Decode(v)
+}
+
+func equalStrings(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
