@@ -88,6 +88,9 @@ type SimConfig struct {
 	// of (DPEpsilon, DPDelta), each round spending 1/Rounds of it in ρ.
 	DPEpsilon float64
 	DPDelta   float64 // default 1e-5
+	// DPRounds is how many rounds the budget is divided into; default
+	// Rounds. Fewer makes the vaults refuse the rounds beyond.
+	DPRounds int
 
 	// Training: the Config the coordinator uses; Target, Classes, Rounds,
 	// Test and Standardise are set by the simulation.
@@ -176,14 +179,53 @@ func flipLabels(t *dataset.Table, label string, k int) {
 	}
 }
 
-// simVault is one running vault of a simulation.
-type simVault struct {
-	v   *vault.Vault
-	srv *api.Server
+// Sim is a running simulation: its vaults serve until Close.
+type Sim struct {
+	// Participants reach the vaults over HTTP, in order; the poisoned
+	// ones by a malicious client when the poison is PoisonScale or
+	// PoisonNoise.
+	Participants []Participant
+	// Vaults are the vaults themselves, as their owners hold them.
+	Vaults []*vault.Vault
+	// Training is the coordinator's configuration for the simulation.
+	Training Config
+	// Poisoned are the indexes of the poisoned vaults.
+	Poisoned []int
+	// Train is the pooled (unpoisoned) training rows.
+	Train *dataset.Table
+	// Policy is each vault's DP policy per job (zero without DP).
+	Policy compute.OutputPolicy
+
+	cfg     SimConfig
+	servers []*api.Server
+	setup   time.Duration
 }
 
-// Simulate runs a simulation.
+// Close stops the vaults' servers and closes them.
+func (s *Sim) Close() {
+	for i, srv := range s.servers {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		srv.Close(sctx)
+		cancel()
+		s.Vaults[i].Close()
+	}
+	s.servers, s.Vaults = nil, nil
+}
+
+// Simulate runs a simulation from start to end.
 func Simulate(ctx context.Context, cfg SimConfig) (*SimResult, error) {
+	s, err := NewSim(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	return s.Run(ctx)
+}
+
+// NewSim starts a simulation's vaults: creates them, deals the rows,
+// imports them, sets the DP budget, and has the coordinator's requester
+// ask each for consent, which the sim approves as the owner would.
+func NewSim(ctx context.Context, cfg SimConfig) (_ *Sim, err error) {
 	setupStart := time.Now()
 	if cfg.Data == nil || cfg.Dir == "" || cfg.Vaults < 1 || cfg.Vaults > MaxParticipants {
 		return nil, trove.Errorf(trove.EINVALID, "a simulation needs data, a directory and 1..%d vaults", MaxParticipants)
@@ -191,11 +233,17 @@ func Simulate(ctx context.Context, cfg SimConfig) (*SimResult, error) {
 	if cfg.Poison.Count > cfg.Vaults {
 		return nil, trove.Errorf(trove.EINVALID, "%d poisoned vaults of %d", cfg.Poison.Count, cfg.Vaults)
 	}
+	if cfg.Rounds < 1 || cfg.Rounds > MaxRounds {
+		return nil, trove.Errorf(trove.EINVALID, "rounds %d is not in 1..%d", cfg.Rounds, MaxRounds)
+	}
 	if cfg.WorkFactor == 0 {
 		cfg.WorkFactor = 10
 	}
 	if cfg.DPDelta == 0 {
 		cfg.DPDelta = 1e-5
+	}
+	if cfg.DPRounds == 0 {
+		cfg.DPRounds = cfg.Rounds
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -219,6 +267,12 @@ func Simulate(ctx context.Context, cfg SimConfig) (*SimResult, error) {
 	}
 	poisoned := rng.Perm(cfg.Vaults)[:cfg.Poison.Count]
 	slices.Sort(poisoned)
+	s := &Sim{cfg: cfg, Poisoned: poisoned, Train: cfg.Data.Take(train)}
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
 
 	var pass [18]byte
 	if _, err := rand.Read(pass[:]); err != nil {
@@ -229,15 +283,6 @@ func Simulate(ctx context.Context, cfg SimConfig) (*SimResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	var vaults []simVault
-	defer func() {
-		for _, sv := range vaults {
-			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			sv.srv.Close(sctx)
-			cancel()
-			sv.v.Close()
-		}
-	}()
 	tc := cfg.Training
 	tc.Target, tc.Rounds, tc.Test = cfg.Label, cfg.Rounds, cfg.Data.Take(test)
 	if cfg.Data.Column(cfg.Label).Kind == dataset.Integer {
@@ -253,18 +298,16 @@ func Simulate(ctx context.Context, cfg SimConfig) (*SimResult, error) {
 				return nil, err
 			}
 		}
+		total := compute.RhoFor(cfg.DPEpsilon, cfg.DPDelta)
+		s.Policy = compute.OutputPolicy{Kind: compute.PolicyDP, Epsilon: compute.EpsilonOf(total/float64(cfg.DPRounds)*(1-1e-9), cfg.DPDelta), Delta: cfg.DPDelta}
+		if err := s.Policy.Validate(); err != nil {
+			return nil, trove.Errorf(trove.EINVALID, "dp: %v", err)
+		}
 	} else {
 		tc.Standardise = tc.Center == nil
 	}
-	jobPolicy := compute.OutputPolicy{}
-	if dp {
-		total := compute.RhoFor(cfg.DPEpsilon, cfg.DPDelta)
-		jobPolicy = compute.OutputPolicy{Kind: compute.PolicyDP, Epsilon: compute.EpsilonOf(total/float64(cfg.Rounds)*(1-1e-9), cfg.DPDelta), Delta: cfg.DPDelta}
-		if err := jobPolicy.Validate(); err != nil {
-			return nil, trove.Errorf(trove.EINVALID, "dp: %v", err)
-		}
-	}
-	participants := make([]Participant, cfg.Vaults)
+	s.Training = tc
+	s.Participants = make([]Participant, cfg.Vaults)
 	for i := range cfg.Vaults {
 		home := filepath.Join(cfg.Dir, fmt.Sprintf("vault-%03d", i))
 		v, err := vault.Create(ctx, vault.Config{Home: home, WorkFactor: cfg.WorkFactor, Logger: cfg.Logger}, passphrase)
@@ -276,7 +319,7 @@ func Simulate(ctx context.Context, cfg SimConfig) (*SimResult, error) {
 			v.Close()
 			return nil, err
 		}
-		vaults = append(vaults, simVault{v: v, srv: srv})
+		s.Vaults, s.servers = append(s.Vaults, v), append(s.servers, srv)
 		rows := make([]int, len(parts[i]))
 		for j, r := range parts[i] {
 			rows[j] = train[r]
@@ -286,12 +329,11 @@ func Simulate(ctx context.Context, cfg SimConfig) (*SimResult, error) {
 		if isPoisoned && cfg.Poison.Kind == PoisonLabelFlip {
 			flipLabels(t, cfg.Label, k)
 		}
-		const name = "train"
-		if _, err := v.ImportTable(ctx, name, t); err != nil {
+		if _, err := v.ImportTable(ctx, SimDataset, t); err != nil {
 			return nil, err
 		}
 		if dp {
-			if _, err := v.SetPrivacy(ctx, name, jobPolicy, cfg.DPEpsilon, cfg.DPDelta); err != nil {
+			if _, err := v.SetPrivacy(ctx, SimDataset, s.Policy, cfg.DPEpsilon, cfg.DPDelta); err != nil {
 				return nil, err
 			}
 		}
@@ -299,7 +341,7 @@ func Simulate(ctx context.Context, cfg SimConfig) (*SimResult, error) {
 		if err != nil {
 			return nil, err
 		}
-		st, err := req.RequestConsent(ctx, client, TrainingAsk(name, cfg.Rounds, consent.Money{Amount: 10, Currency: "EUR"}, 24*time.Hour))
+		st, err := req.RequestConsent(ctx, client, TrainingAsk(SimDataset, cfg.Rounds, consent.Money{Amount: 10, Currency: "EUR"}, 24*time.Hour))
 		if err != nil {
 			return nil, err
 		}
@@ -315,15 +357,26 @@ func Simulate(ctx context.Context, cfg SimConfig) (*SimResult, error) {
 		if isPoisoned && cfg.Poison.Kind != PoisonLabelFlip {
 			p = &maliciousClient{inner: p, poison: cfg.Poison, rng: mrand.New(mrand.NewPCG(cfg.Seed, uint64(i)))}
 		}
-		participants[i] = p
+		s.Participants[i] = p
 	}
-	res := &SimResult{Vaults: cfg.Vaults, Split: cfg.Split, Rounds: cfg.Rounds, TestRows: len(test), Poisoned: poisoned}
+	s.setup = time.Since(setupStart)
+	return s, nil
+}
+
+// SimDataset is the name each simulated vault imports its rows under.
+const SimDataset = "train"
+
+// Run trains the centralized baseline and the federation and compares
+// them.
+func (s *Sim) Run(ctx context.Context) (*SimResult, error) {
+	tc := s.Training
+	res := &SimResult{Vaults: s.cfg.Vaults, Split: s.cfg.Split, Rounds: s.cfg.Rounds, TestRows: tc.Test.Rows, Poisoned: slices.Clone(s.Poisoned), SetupSeconds: s.setup.Seconds()}
 	if res.Poisoned == nil {
 		res.Poisoned = []int{}
 	}
 	// The centralized baseline: the same built-in over the pooled training
 	// rows (unpoisoned), for the same number of rounds.
-	central, err := Centralized(ctx, cfg.Data.Take(train), tc, jobPolicy)
+	central, err := Centralized(ctx, s.Train, tc, s.Policy)
 	if err != nil {
 		return nil, err
 	}
@@ -332,9 +385,7 @@ func Simulate(ctx context.Context, cfg SimConfig) (*SimResult, error) {
 		return nil, err
 	}
 	res.CentralizedAccuracy = ev.Accuracy
-	res.SetupSeconds = time.Since(setupStart).Seconds()
-
-	co, err := NewCoordinator(tc, participants)
+	co, err := NewCoordinator(tc, s.Participants)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,265 @@
+package federated
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/trove-project/trove/dataset"
+	"github.com/trove-project/trove/internal/sampledata"
+)
+
+const bcLabel = "malignant0_benign1"
+
+func breastCancer(t *testing.T) *dataset.Table {
+	t.Helper()
+	tab, err := dataset.ReadCSV(bytes.NewReader(sampledata.BreastCancer()), dataset.ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tab
+}
+
+func simulate(t *testing.T, cfg SimConfig) *SimResult {
+	t.Helper()
+	cfg.Dir = t.TempDir()
+	if cfg.Training.Detector == nil {
+		cfg.Training.Detector = &Detector{}
+	}
+	cfg.Training.Epochs = 5
+	res, err := Simulate(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+// Ten IID vaults come within two points of the same model trained on the
+// pooled rows (the target is one point; the margin covers seeds).
+func TestSimIIDMatchesCentralized(t *testing.T) {
+	data := breastCancer(t)
+	for _, seed := range []uint64{1, 2} {
+		res := simulate(t, SimConfig{Data: data, Label: bcLabel, Vaults: 10, Split: "iid", Rounds: 8, Seed: seed})
+		if res.FederatedAccuracy < 0.93 || math.Abs(res.FederatedAccuracy-res.CentralizedAccuracy) > 0.02 {
+			t.Errorf("seed %d: federated %.4f, centralized %.4f", seed, res.FederatedAccuracy, res.CentralizedAccuracy)
+		}
+		if len(res.Flagged) != 0 || res.HonestFlagRate != 0 {
+			t.Errorf("seed %d: honest vaults flagged: %v", seed, res.Flagged)
+		}
+		st := res.State
+		if len(st.Rounds) != 8 || st.Model.Scale == nil {
+			t.Fatalf("seed %d: %d rounds, standardised %v", seed, len(st.Rounds), st.Model.Scale != nil)
+		}
+		for _, p := range st.Rounds[0].Participants {
+			if p.Status != StatusUsed || p.ReceiptID == "" || p.JobID == "" || p.Samples == 0 {
+				t.Fatalf("seed %d: participant %+v", seed, p)
+			}
+		}
+	}
+}
+
+// Two of ten vaults poisoned: a robust aggregator keeps the accuracy of
+// the clean run, the poisoned vaults are flagged (with the receipt that
+// proves who sent the update) and earn nothing, the honest ones are not.
+func TestSimPoisonedVaultsAreFlagged(t *testing.T) {
+	data := breastCancer(t)
+	clean := simulate(t, SimConfig{Data: data, Label: bcLabel, Vaults: 10, Split: "iid", Rounds: 5, Seed: 3})
+	for _, tc := range []struct {
+		poison string
+		agg    Aggregator
+	}{
+		{"2:label-flip", Median{}},
+		{"2:label-flip", Krum{F: 2, Multi: true}},
+		{"2:scale:10", Median{}},
+		{"2:scale:10", Krum{F: 2, Multi: true}},
+		{"2:noise", FedAvg{}},
+	} {
+		p, err := ParsePoison(tc.poison)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res := simulate(t, SimConfig{Data: data, Label: bcLabel, Vaults: 10, Split: "iid", Rounds: 5, Seed: 3, Poison: p,
+			Training: Config{Aggregator: tc.agg, RoundPool: 1000}})
+		name := tc.poison + " " + tc.agg.String()
+		if res.PoisonedFlagRate < 0.9 || res.HonestFlagRate > 0.1 {
+			t.Errorf("%s: poisoned %v flagged %v (rates %.2f, %.2f)", name, res.Poisoned, res.Flagged, res.PoisonedFlagRate, res.HonestFlagRate)
+		}
+		if res.FederatedAccuracy < clean.FederatedAccuracy-0.03 {
+			t.Errorf("%s: accuracy %.4f, clean run %.4f", name, res.FederatedAccuracy, clean.FederatedAccuracy)
+		}
+		for _, r := range res.State.Rounds {
+			var paid int64
+			for _, pr := range r.Participants {
+				paid += pr.Payout
+				if pr.Status == StatusFlagged && (pr.Payout != 0 || pr.ReceiptID == "" || pr.Reason == "") {
+					t.Fatalf("%s: flagged %+v", name, pr)
+				}
+			}
+			if paid != 1000 {
+				t.Fatalf("%s: round %d paid %d of 1000", name, r.Round, paid)
+			}
+		}
+	}
+}
+
+// Under DP each vault's accountant refuses rounds beyond its budget: with
+// the budget divided into two rounds, rounds 3 and 4 are refused by every
+// vault, have no quorum and leave the model as it was.
+func TestSimDPBudgetIsEnforced(t *testing.T) {
+	res := simulate(t, SimConfig{Data: breastCancer(t), Label: bcLabel, Vaults: 4, Split: "iid", Rounds: 4, DPRounds: 2, DPEpsilon: 1, Seed: 4})
+	st := res.State
+	for _, r := range st.Rounds {
+		wantQuorum := r.Round <= 2
+		if r.Quorum != wantQuorum {
+			t.Fatalf("round %d: quorum %v", r.Round, r.Quorum)
+		}
+		for _, p := range r.Participants {
+			if wantQuorum && (p.Status == StatusSkipped || p.Epsilon <= 0) {
+				t.Fatalf("round %d: %+v", r.Round, p)
+			}
+			if !wantQuorum && (p.Status != StatusSkipped || p.Reason != "budget_exhausted") {
+				t.Fatalf("round %d: %+v", r.Round, p)
+			}
+		}
+	}
+	if res.EpsilonSpent > 1+1e-6 || res.EpsilonSpent < 0.99 {
+		t.Fatalf("epsilon spent %g of 1", res.EpsilonSpent)
+	}
+}
+
+// A coordinator restarted with its round file resumes after the last
+// round it completed; a round file of other vaults is refused.
+func TestCoordinatorResumesFromRoundFile(t *testing.T) {
+	ctx := context.Background()
+	s, err := NewSim(ctx, SimConfig{Data: breastCancer(t), Label: bcLabel, Vaults: 3, Split: "iid", Rounds: 4, Seed: 5, Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	file := filepath.Join(t.TempDir(), "rounds.json")
+	tc := s.Training
+	tc.RoundFile, tc.Rounds = file, 2
+	co, err := NewCoordinator(tc, s.Participants)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := co.Run(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc.Rounds = 4
+	var seen []int
+	tc.Progress = func(r RoundReport) { seen = append(seen, r.Round) }
+	co, err = NewCoordinator(tc, s.Participants)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := co.Run(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(seen, []int{3, 4}) || len(st.Rounds) != 4 || st.Rounds[1].Participants[0].ReceiptID != first.Rounds[1].Participants[0].ReceiptID {
+		t.Fatalf("resumed rounds %v, %d in the file", seen, len(st.Rounds))
+	}
+	var onDisk State
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &onDisk); err != nil || len(onDisk.Rounds) != 4 || !slices.Equal(onDisk.Model.Weights, st.Model.Weights) {
+		t.Fatalf("round file: %v, %d rounds", err, len(onDisk.Rounds))
+	}
+	co, err = NewCoordinator(tc, s.Participants[:2])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := co.Run(ctx); err == nil {
+		t.Fatal("a round file of three vaults was used for two")
+	}
+}
+
+// hangingVault never answers: a vault that hangs (or a network that
+// drops) as the coordinator sees it.
+type hangingVault struct{ did string }
+
+func (h hangingVault) DID() string { return h.did }
+func (h hangingVault) Run(ctx context.Context, _ json.RawMessage) (*Reply, error) {
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+// A vault that does not answer in time is skipped for the round; the
+// others still make a quorum. Too few answers leave the model unchanged.
+func TestCoordinatorSkipsSlowVaults(t *testing.T) {
+	ctx := context.Background()
+	s, err := NewSim(ctx, SimConfig{Data: breastCancer(t), Label: bcLabel, Vaults: 3, Split: "iid", Rounds: 3, Seed: 6, Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	tc := s.Training
+	tc.Rounds = 2 // the consents allow one more run, for the last check
+	tc.Timeout = 300 * time.Millisecond
+	tc.Quorum = 3
+	parts := append(slices.Clone(s.Participants), hangingVault{did: "did:key:hang"})
+	co, err := NewCoordinator(tc, parts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := co.Run(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range st.Rounds {
+		if !r.Quorum || r.Updates != 3 || r.Participants[3].Status != StatusSkipped || r.Participants[3].Reason != "timeout" {
+			t.Fatalf("round %d: %+v", r.Round, r)
+		}
+	}
+	tc.Quorum, tc.Rounds, tc.Standardise = 3, 1, false
+	co, err = NewCoordinator(tc, append(parts[:1], hangingVault{"did:key:a"}, hangingVault{"did:key:b"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err = co.Run(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Rounds[0].Quorum || st.Model.Weights != nil || st.Rounds[0].Participants[0].Reason != "no quorum" {
+		t.Fatalf("a round without a quorum changed the model: %+v", st.Rounds[0])
+	}
+}
+
+func TestParsePoison(t *testing.T) {
+	good := map[string]Poison{"2:label-flip": {2, PoisonLabelFlip, 0}, "1:scale:10": {1, PoisonScale, 10}, "0:noise": {0, PoisonNoise, 0}}
+	for in, want := range good {
+		if got, err := ParsePoison(in); err != nil || got != want {
+			t.Errorf("ParsePoison(%q) = %+v, %v", in, got, err)
+		}
+	}
+	for _, bad := range []string{"", "2", "x:noise", "-1:noise", "2:scale", "2:scale:0", "2:scale:NaN", "2:noise:1", "2:label-flip:1", "2:other"} {
+		if _, err := ParsePoison(bad); err == nil {
+			t.Errorf("ParsePoison(%q) succeeded", bad)
+		}
+	}
+}
+
+func FuzzParsePoison(f *testing.F) {
+	for _, s := range []string{"2:label-flip", "1:scale:10", "3:noise", "1:scale:1e309"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		p, err := ParsePoison(s)
+		if err != nil {
+			return
+		}
+		if p.Count < 0 || (p.Kind == PoisonScale && !(p.Scale > 0 && p.Scale <= 1000)) {
+			t.Fatalf("%q parsed as %+v", s, p)
+		}
+	})
+}
