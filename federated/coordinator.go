@@ -79,6 +79,11 @@ type Config struct {
 	// units, shared by contribution; 0 pays nothing out.
 	RoundPool int64
 
+	// MaxEpsilon, if > 0, takes only differentially private updates: a
+	// result not released under the dp policy, or from a vault whose
+	// receipt says its budget spent is over MaxEpsilon, is skipped.
+	MaxEpsilon float64
+
 	// Test, if set, is the coordinator's held-out labelled table each
 	// round's model is scored on.
 	Test *dataset.Table
@@ -469,6 +474,16 @@ func (c *Coordinator) round(ctx context.Context, st *State, r int) (*RoundReport
 				pr.Status = StatusFlagged
 			}
 			continue
+		}
+		if c.cfg.MaxEpsilon > 0 {
+			if a.claims.Policy != compute.PolicyDP || a.claims.DP == nil {
+				pr.Status, pr.Reason = StatusSkipped, "not_private"
+				continue
+			}
+			if a.claims.DP.SpentEpsilon > c.cfg.MaxEpsilon*(1+1e-9) {
+				pr.Status, pr.Reason = StatusSkipped, "over_epsilon"
+				continue
+			}
 		}
 		var res trainResult
 		if err := decodeStrict(a.reply.Result, &res); err != nil {

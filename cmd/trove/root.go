@@ -79,7 +79,7 @@ Start with:  trove demo`,
 		c.GroupID = "owner"
 		root.AddCommand(c)
 	}
-	for _, c := range []*cobra.Command{requesterCmd(cfg), requestCmd(cfg), receiptCmd(cfg)} {
+	for _, c := range []*cobra.Command{requesterCmd(cfg), requestCmd(cfg), receiptCmd(cfg), trainCmd(cfg)} {
 		c.GroupID = "requester"
 		root.AddCommand(c)
 	}

@@ -1,0 +1,201 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/trove-project/trove"
+	"github.com/trove-project/trove/api"
+	"github.com/trove-project/trove/consent"
+	"github.com/trove-project/trove/dataset"
+	"github.com/trove-project/trove/federated"
+	"github.com/trove-project/trove/internal/safefile"
+)
+
+// trainConsents is DIR/consents.json: the consent request sent to each
+// vault, so a rerun (or a restart) follows it instead of asking again.
+type trainConsents map[string]string // vault URL → request id
+
+func trainCmd(cfg *Config) *cobra.Command {
+	var (
+		vaultsFlag, datasetName, label, aggregator, out, testFile, currency string
+		classes, rounds, epochs, quorum                                     int
+		dpEpsilon, lr                                                       float64
+		price                                                               int64
+		consentTimeout, roundTimeout                                        time.Duration
+	)
+	c := &cobra.Command{
+		Use:   "train",
+		Short: "Train a model across vaults (federated logistic regression)",
+		Long: `Train logistic regression across vaults without pooling their data: each
+vault trains locally with builtin:logreg-train@1 under a consent whose purpose
+is model training, one run per round, and returns a weight update with a
+receipt; the coordinator (this requester) flags anomalous updates, aggregates
+the rest, and pays each round's pool by contribution.
+
+Where this requester holds no consent for a vault it asks for one (one run per
+round plus one for the feature means), then waits for the owner to approve
+it (trove consent approve ID), up to --consent-timeout.
+
+--out DIR receives: model.json, rounds.json (the per-round report, also the
+round file a rerun resumes from), plot.svg (accuracy and participation),
+receipts/ (every receipt), consents.json. With --test FILE.csv each round's
+model is scored on that labelled file. --dp-epsilon E takes only updates
+released under the vaults' dp policy, from vaults whose spent budget is at
+most E (the owners set the policy: trove data privacy).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			agg, err := federated.ParseAggregator(aggregator)
+			if err != nil {
+				return usageError("%v", err)
+			}
+			urls := strings.Split(vaultsFlag, ",")
+			if vaultsFlag == "" || len(urls) > federated.MaxParticipants {
+				return usageError("--vaults: give 1..%d comma-separated vault URLs", federated.MaxParticipants)
+			}
+			if !(dpEpsilon >= 0) || rounds < 1 || rounds > federated.MaxRounds {
+				return usageError("--rounds must be in 1..%d and --dp-epsilon not negative", federated.MaxRounds)
+			}
+			var test *dataset.Table
+			if testFile != "" {
+				b, err := os.ReadFile(testFile)
+				if err != nil {
+					return usageError("read --test: %v", err)
+				}
+				if test, err = dataset.ReadCSV(bytes.NewReader(b), dataset.ReadOptions{}); err != nil {
+					return usageError("read --test: %v", err)
+				}
+			}
+			if err := os.MkdirAll(filepath.Join(out, "receipts"), 0o700); err != nil {
+				return err
+			}
+			r, err := openRequester(cfg)
+			if err != nil {
+				return err
+			}
+			consentsFile := filepath.Join(out, "consents.json")
+			asked := trainConsents{}
+			if b, err := os.ReadFile(consentsFile); err == nil {
+				if err := json.Unmarshal(b, &asked); err != nil {
+					return trove.Errorf(trove.EINVALID, "%s does not parse: %v", consentsFile, err)
+				}
+			} else if !errors.Is(err, os.ErrNotExist) {
+				return err
+			}
+			var parts []federated.Participant
+			for _, u := range urls {
+				client, err := api.NewClient(strings.TrimSpace(u), nil)
+				if err != nil {
+					return usageError("--vaults: %v", err)
+				}
+				cat, err := client.Catalog(ctx)
+				if err != nil {
+					return fmt.Errorf("reach %s: %w", u, err)
+				}
+				id, ok := asked[u]
+				if !ok {
+					st, err := r.RequestConsent(ctx, client, federated.TrainingAsk(datasetName, rounds, consent.Money{Amount: price, Currency: currency}, 30*24*time.Hour))
+					if err != nil {
+						return fmt.Errorf("ask %s for consent: %w", u, err)
+					}
+					id = st.ID
+					asked[u] = id
+					b, _ := json.MarshalIndent(asked, "", "  ")
+					if err := safefile.Write(consentsFile, append(b, '\n'), 0o600); err != nil {
+						return err
+					}
+				}
+				told := false
+				cred, err := federated.AwaitConsent(ctx, r, client, id, consentTimeout, time.Second, func() {
+					if !told {
+						fmt.Fprintf(cfg.Stderr, "waiting for the owner of %s to approve consent request %s (trove consent approve %s)…\n", u, id, id)
+						told = true
+					}
+				})
+				if err != nil {
+					return fmt.Errorf("consent of %s: %w", u, err)
+				}
+				parts = append(parts, &federated.VaultParticipant{Requester: r, Client: client, Vault: cat.Vault, Credential: cred})
+			}
+			tc := federated.Config{Target: label, Classes: classes, Rounds: rounds, Epochs: epochs, LearningRate: lr,
+				Aggregator: agg, Detector: &federated.Detector{}, Quorum: quorum, Timeout: roundTimeout, Test: test,
+				Standardise: dpEpsilon == 0, MaxEpsilon: dpEpsilon, RoundPool: price * int64(len(parts)),
+				RoundFile: filepath.Join(out, "rounds.json"),
+				KeepReceipt: func(round, i int, receipt json.RawMessage) error {
+					return safefile.Write(filepath.Join(out, "receipts", fmt.Sprintf("round-%04d-vault-%03d.json", round, i)), receipt, 0o600)
+				},
+				Progress: func(rr federated.RoundReport) {
+					acc := ""
+					if rr.Accuracy != nil {
+						acc = fmt.Sprintf("  test accuracy %.4f", *rr.Accuracy)
+					}
+					flagged := 0
+					for _, p := range rr.Participants {
+						if p.Status == federated.StatusFlagged {
+							flagged++
+						}
+					}
+					fmt.Fprintf(cfg.Stderr, "round %d/%d: %d of %d vaults answered, %d aggregated, %d flagged%s (%.1fs)\n",
+						rr.Round, rounds, rr.Updates, len(urls), rr.Aggregated, flagged, acc, rr.Seconds)
+				}}
+			co, err := federated.NewCoordinator(tc, parts)
+			if err != nil {
+				return err
+			}
+			st, err := co.Run(ctx)
+			if st != nil {
+				if werr := writeTraining(out, st); werr != nil && err == nil {
+					err = werr
+				}
+			}
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cfg.Stdout, "trained %d rounds over %d vaults; model, report, plot and receipts in %s\n", len(st.Rounds), len(parts), out)
+			return nil
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&vaultsFlag, "vaults", "", "comma-separated vault URLs (required)")
+	f.StringVar(&datasetName, "dataset", "", "the dataset name at every vault (required)")
+	f.StringVar(&label, "label", "", "the label column (required)")
+	f.IntVar(&classes, "classes", 0, "for an integer label: the number of classes (0 for a categorical label)")
+	f.IntVar(&rounds, "rounds", 10, "training rounds")
+	f.IntVar(&epochs, "epochs", 5, "local epochs per round")
+	f.Float64Var(&lr, "learning-rate", 0.1, "local SGD learning rate")
+	f.StringVar(&aggregator, "aggregator", "fedavg", "fedavg, median, trimmed:F or krum:F")
+	f.IntVar(&quorum, "quorum", 0, "fewest updates a round needs (default: a majority of the vaults)")
+	f.DurationVar(&roundTimeout, "timeout", 2*time.Minute, "how long each vault has per round")
+	f.DurationVar(&consentTimeout, "consent-timeout", 10*time.Minute, "how long to wait for owners to approve")
+	f.Float64Var(&dpEpsilon, "dp-epsilon", 0, "take only DP updates from vaults that spent at most this ε")
+	f.Int64Var(&price, "price", 10, "price per round per vault, in minor units")
+	f.StringVar(&currency, "currency", "EUR", "the price's currency")
+	f.StringVar(&testFile, "test", "", "a labelled CSV file to score each round's model on")
+	f.StringVar(&out, "out", "", "output directory (required)")
+	for _, name := range []string{"vaults", "dataset", "label", "out"} {
+		_ = c.MarkFlagRequired(name)
+	}
+	return c
+}
+
+// writeTraining writes the model and the plot (the round file holds the
+// report).
+func writeTraining(out string, st *federated.State) error {
+	b, err := json.MarshalIndent(st.Model, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := safefile.Write(filepath.Join(out, "model.json"), append(b, '\n'), 0o644); err != nil {
+		return err
+	}
+	return safefile.Write(filepath.Join(out, "plot.svg"), federated.PlotSVG(st, fmt.Sprintf("federated training: %d vaults, %s", len(st.Vaults), st.Aggregator)), 0o644)
+}

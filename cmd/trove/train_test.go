@@ -1,0 +1,131 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/trove-project/trove/api"
+	"github.com/trove-project/trove/compute"
+	"github.com/trove-project/trove/dataset"
+	"github.com/trove-project/trove/federated"
+	"github.com/trove-project/trove/internal/sampledata"
+	"github.com/trove-project/trove/vault"
+)
+
+// trove train over three real vaults on HTTP: it asks each for consent,
+// waits while the owners approve, trains, and writes the model, the
+// per-round report, the plot and every receipt.
+func TestTrainOverRealVaults(t *testing.T) {
+	ctx := context.Background()
+	cfg := testConfig(t)
+	mustRun(t, cfg, "requester", "init")
+	data, err := dataset.ReadCSV(bytes.NewReader(sampledata.BreastCancer()), dataset.ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var urls []string
+	var vaults []*vault.Vault
+	for i := range 3 {
+		v, err := vault.Create(ctx, vault.Config{Home: filepath.Join(t.TempDir(), "v"), WorkFactor: 10}, []byte("pass"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer v.Close()
+		var rows []int
+		for r := i; r < data.Rows; r += 3 {
+			rows = append(rows, r)
+		}
+		if _, err := v.ImportTable(ctx, "bc", data.Take(rows)); err != nil {
+			t.Fatal(err)
+		}
+		srv := api.NewServer(v, "127.0.0.1:0", slog.New(slog.DiscardHandler))
+		if err := srv.Open(); err != nil {
+			t.Fatal(err)
+		}
+		defer srv.Close(ctx)
+		urls, vaults = append(urls, srv.URL()), append(vaults, v)
+	}
+	out := filepath.Join(t.TempDir(), "out")
+	testCSV := writeFile(t, "test.csv", string(sampledata.BreastCancer()))
+	type result struct {
+		stdout, stderr string
+		code           int
+	}
+	done := make(chan result, 1)
+	go func() {
+		o, e, code := run(t, cfg, "train", "--vaults", strings.Join(urls, ","), "--dataset", "bc", "--label", "malignant0_benign1",
+			"--classes", "2", "--rounds", "3", "--aggregator", "median", "--test", testCSV, "--out", out)
+		done <- result{o, e, code}
+	}()
+	// The owners approve the requests as they arrive.
+	approved := 0
+	deadline := time.Now().Add(time.Minute)
+	for approved < len(vaults) && time.Now().Before(deadline) {
+		for _, v := range vaults {
+			pending, err := v.ConsentRequests(ctx, vault.Pending)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range pending {
+				if _, err := v.Approve(ctx, p.ID); err != nil {
+					t.Fatal(err)
+				}
+				approved++
+			}
+		}
+	}
+	res := <-done
+	if res.code != 0 {
+		t.Fatalf("trove train: exit %d\n%s%s", res.code, res.stdout, res.stderr)
+	}
+	if !strings.Contains(res.stderr, "round 3/3: 3 of 3 vaults answered") {
+		t.Fatalf("progress:\n%s", res.stderr)
+	}
+	var model compute.LogRegModel
+	readJSON(t, filepath.Join(out, "model.json"), &model)
+	ev, err := compute.LogRegAccuracy(model, data)
+	if err != nil || ev.Accuracy < 0.9 {
+		t.Fatalf("the model scores %+v, %v", ev, err)
+	}
+	var st federated.State
+	readJSON(t, filepath.Join(out, "rounds.json"), &st)
+	if len(st.Rounds) != 3 || st.Rounds[2].Accuracy == nil {
+		t.Fatalf("report: %d rounds", len(st.Rounds))
+	}
+	receipts, _ := filepath.Glob(filepath.Join(out, "receipts", "*.json"))
+	if len(receipts) != 9 {
+		t.Fatalf("%d receipts kept, want 9", len(receipts))
+	}
+	if svg, err := os.ReadFile(filepath.Join(out, "plot.svg")); err != nil || !bytes.HasPrefix(svg, []byte("<svg")) {
+		t.Fatalf("plot: %v", err)
+	}
+	// A rerun with more rounds resumes from the round file and reuses the
+	// consents (each allows rounds + 1 runs: 4 runs, 1 + 3 used).
+	o, e, code := run(t, cfg, "train", "--vaults", strings.Join(urls, ","), "--dataset", "bc", "--label", "malignant0_benign1",
+		"--classes", "2", "--rounds", "4", "--aggregator", "median", "--out", out, "--quorum", "1")
+	if code != 0 || !strings.Contains(e, "round 4/4: 0 of 3") || strings.Contains(e, "round 1/4") {
+		t.Fatalf("rerun past the consents' runs: exit %d\n%s%s", code, o, e)
+	}
+	readJSON(t, filepath.Join(out, "rounds.json"), &st)
+	if last := st.Rounds[3]; len(st.Rounds) != 4 || last.Quorum || last.Participants[0].Reason != "runs_exhausted" {
+		t.Fatalf("round 4: %+v", last)
+	}
+}
+
+func readJSON(t *testing.T, path string, v any) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		t.Fatal(err)
+	}
+}
