@@ -15,6 +15,7 @@ import (
 
 	"github.com/trove-project/trove"
 	"github.com/trove-project/trove/compute"
+	"github.com/trove-project/trove/consent"
 	"github.com/trove-project/trove/dataset"
 	"github.com/trove-project/trove/internal/safefile"
 	"github.com/trove-project/trove/ledger"
@@ -96,6 +97,15 @@ type Config struct {
 	// KeepReceipt, if set, is called with every receipt that verified.
 	KeepReceipt func(round, participant int, receipt json.RawMessage) error
 
+	// Contribution, if set, issues each participant that sent an update
+	// a Contribution credential (VC-JWT) for its share of the round.
+	Contribution func(c consent.Contribution) (string, error)
+	// Training names the run in Contribution credentials; default
+	// "training".
+	Training string
+	// Currency is the payout pool's currency; default EUR.
+	Currency string
+
 	// Progress, if set, is called after each round.
 	Progress func(RoundReport)
 
@@ -133,6 +143,12 @@ func (c Config) withDefaults(n int) Config {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	if c.Training == "" {
+		c.Training = "training"
+	}
+	if c.Currency == "" {
+		c.Currency = "EUR"
+	}
 	return c
 }
 
@@ -163,6 +179,9 @@ type ParticipantRound struct {
 	Payout    int64   `json:"payout"`
 	Epsilon   float64 `json:"epsilon,omitempty"`       // ε this job spent (dp)
 	SpentEps  float64 `json:"spent_epsilon,omitempty"` // the vault's dataset budget spent so far, as ε
+	// Contribution is the Contribution credential (VC-JWT) issued to the
+	// vault for this round.
+	Contribution string `json:"contribution,omitempty"`
 }
 
 // RoundReport is one round's record.
@@ -563,6 +582,15 @@ func (c *Coordinator) round(ctx context.Context, st *State, r int) (*RoundReport
 		for k, i := range from {
 			pr := &rep.Participants[i]
 			pr.Share, pr.Payout = shares[k], pay[k]
+			if c.cfg.Contribution != nil {
+				tok, err := c.cfg.Contribution(consent.Contribution{Subject: pr.Vault, Training: c.cfg.Training, Round: r,
+					Share: math.Min(1, math.Max(0, shares[k])), Payout: consent.Money{Amount: pay[k], Currency: c.cfg.Currency},
+					Flagged: flagged[k], ReceiptID: pr.ReceiptID})
+				if err != nil {
+					return nil, fmt.Errorf("issue a contribution credential: %w", err)
+				}
+				pr.Contribution = tok
+			}
 			if !flagged[k] {
 				pr.Status = StatusUsed
 				if !inAggregate[k] {

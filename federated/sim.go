@@ -306,6 +306,12 @@ func NewSim(ctx context.Context, cfg SimConfig) (_ *Sim, err error) {
 	} else {
 		tc.Standardise = tc.Center == nil
 	}
+	if tc.Contribution == nil {
+		tc.Contribution = req.IssueContribution
+	}
+	if tc.Training == "" {
+		tc.Training = fmt.Sprintf("sim seed %d", cfg.Seed)
+	}
 	s.Training = tc
 	s.Participants = make([]Participant, cfg.Vaults)
 	for i := range cfg.Vaults {

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trove-project/trove/consent"
 	"github.com/trove-project/trove/dataset"
 	"github.com/trove-project/trove/internal/sampledata"
 )
@@ -99,6 +100,16 @@ func TestSimPoisonedVaultsAreFlagged(t *testing.T) {
 				paid += pr.Payout
 				if pr.Status == StatusFlagged && (pr.Payout != 0 || pr.ReceiptID == "" || pr.Reason == "") {
 					t.Fatalf("%s: flagged %+v", name, pr)
+				}
+				if pr.Status == StatusSkipped || (pr.Status == StatusFlagged && pr.Score == nil) {
+					continue // no update scored, no contribution
+				}
+				cc, err := consent.VerifyContribution(pr.Contribution, time.Now())
+				if err != nil {
+					t.Fatalf("%s: round %d vault %d: contribution: %v", name, r.Round, pr.Index, err)
+				}
+				if cc.Subject != pr.Vault || cc.Round != r.Round || cc.Flagged != (pr.Status == StatusFlagged) || cc.Payout.Amount != pr.Payout || cc.ReceiptID != pr.ReceiptID {
+					t.Fatalf("%s: contribution %+v for %+v", name, cc, pr)
 				}
 			}
 			if paid != 1000 {

@@ -129,7 +129,7 @@ most E (the owners set the policy: trove data privacy).`,
 			tc := federated.Config{Target: label, Classes: classes, Rounds: rounds, Epochs: epochs, LearningRate: lr,
 				Aggregator: agg, Detector: &federated.Detector{}, Quorum: quorum, Timeout: roundTimeout, Test: test,
 				Standardise: dpEpsilon == 0, MaxEpsilon: dpEpsilon, RoundPool: price * int64(len(parts)),
-				RoundFile: filepath.Join(out, "rounds.json"),
+				RoundFile: filepath.Join(out, "rounds.json"), Contribution: r.IssueContribution, Training: "train " + filepath.Base(out), Currency: currency,
 				KeepReceipt: func(round, i int, receipt json.RawMessage) error {
 					return safefile.Write(filepath.Join(out, "receipts", fmt.Sprintf("round-%04d-vault-%03d.json", round, i)), receipt, 0o600)
 				},

@@ -1,0 +1,146 @@
+package consent
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Context and type of a Contribution credential.
+const (
+	// ContributionContext names trove's vocabulary for training
+	// contributions. It is an identifier only: nothing is fetched.
+	ContributionContext = "https://trove-project.github.io/contexts/contribution/v1"
+	// ContributionType is the credential type of a Contribution credential.
+	ContributionType = "TroveContribution"
+	// MaxTrainingIDLen is the longest training id.
+	MaxTrainingIDLen = 200
+)
+
+// Contribution is what a federated training's coordinator attests to a
+// vault for one round: its share of the round's contribution, what it is
+// paid for it, whether its update was flagged, and the receipt of the job
+// the update came from.
+type Contribution struct {
+	ID        string    // jti: urn:uuid:<uuid>
+	Issuer    string    // the coordinator's DID (iss)
+	Subject   string    // the vault's DID (sub)
+	IssuedAt  time.Time // iat
+	Training  string    // the training run
+	Round     int       // 1..
+	Share     float64   // 0..1
+	Payout    Money
+	Flagged   bool
+	ReceiptID string // the vault's receipt for the round's job
+	Raw       string
+}
+
+type contributionSubject struct {
+	ID        string  `json:"id"`
+	Training  string  `json:"training"`
+	Round     int     `json:"round"`
+	Share     string  `json:"share"` // a decimal, so no float rounding differs between readers
+	Payout    vcMoney `json:"payout"`
+	Flagged   bool    `json:"flagged"`
+	ReceiptID string  `json:"receipt"`
+}
+
+type vcMoney struct {
+	Amount   int64  `json:"amount"`
+	Currency string `json:"currency"`
+}
+
+type contributionVC struct {
+	Context           []string            `json:"@context"`
+	Type              []string            `json:"type"`
+	CredentialSubject contributionSubject `json:"credentialSubject"`
+}
+
+func checkContribution(code Code, c Contribution) error {
+	switch {
+	case !checkDID(c.Subject):
+		return refuseField(code, "sub", "not a DID")
+	case c.Training == "" || len(c.Training) > MaxTrainingIDLen:
+		return refuseField(code, "credentialSubject.training", "must be 1 to 200 bytes")
+	case c.Round < 1 || c.Round > 1_000_000:
+		return refuseField(code, "credentialSubject.round", "must be from 1 to 1000000")
+	case !(c.Share >= 0 && c.Share <= 1):
+		return refuseField(code, "credentialSubject.share", "must be in [0, 1]")
+	case c.Payout.Amount < 0 || len(c.Payout.Currency) != 3:
+		return refuseField(code, "credentialSubject.payout", "must be a non-negative amount in a 3-letter currency")
+	case c.Flagged && (c.Share != 0 || c.Payout.Amount != 0):
+		return refuseField(code, "credentialSubject.flagged", "a flagged update earns nothing")
+	case len(c.ReceiptID) > 200:
+		return refuseField(code, "credentialSubject.receipt", "over 200 bytes")
+	}
+	return nil
+}
+
+// IssueContribution returns a Contribution credential, a VC-JWT signed by
+// the coordinator for the vault c.Subject. c.ID, if empty, is made from
+// a random UUID.
+func IssueContribution(coordinator Signer, c Contribution, now time.Time) (string, error) {
+	if c.ID == "" {
+		c.ID = uuid.New().URN()
+	}
+	if u, err := uuid.Parse(c.ID); err != nil || u.URN() != c.ID {
+		return "", refuseField(ErrInvalidRequest, "jti", "not a lowercase urn:uuid")
+	}
+	if err := checkContribution(ErrInvalidRequest, c); err != nil {
+		return "", err
+	}
+	return sign(coordinator, TypeJWT, map[string]any{
+		"iss": coordinator.DID(),
+		"sub": c.Subject,
+		"jti": c.ID,
+		"iat": numericDate(now.UTC().Truncate(time.Second)),
+		"vc": contributionVC{
+			Context: []string{CredentialsContext, ContributionContext},
+			Type:    []string{"VerifiableCredential", ContributionType},
+			CredentialSubject: contributionSubject{ID: c.Subject, Training: c.Training, Round: c.Round,
+				Share: strconv.FormatFloat(c.Share, 'f', -1, 64), Payout: vcMoney{c.Payout.Amount, c.Payout.Currency},
+				Flagged: c.Flagged, ReceiptID: c.ReceiptID},
+		},
+	})
+}
+
+// VerifyContribution verifies a Contribution credential on the strict
+// path (the coordinator's signature from iss) and reads it.
+func VerifyContribution(token string, now time.Time) (*Contribution, error) {
+	cl, err := verifyCompact(token, TypeJWT, now, Skew)
+	if err != nil {
+		return nil, err
+	}
+	raw, ok := cl.all["vc"]
+	if !ok {
+		return nil, refuseField(ErrBadToken, "vc", "missing")
+	}
+	var vc contributionVC
+	d := json.NewDecoder(bytes.NewReader(raw))
+	d.DisallowUnknownFields()
+	if err := d.Decode(&vc); err != nil {
+		return nil, &Error{Code: ErrBadToken, Field: "vc", Msg: "not a contribution credential", Err: err}
+	}
+	if len(vc.Context) == 0 || vc.Context[0] != CredentialsContext || !slices.Contains(vc.Type, "VerifiableCredential") || !slices.Contains(vc.Type, ContributionType) {
+		return nil, refuseField(ErrBadToken, "vc.type", "must include VerifiableCredential and "+ContributionType)
+	}
+	s := vc.CredentialSubject
+	if s.ID != cl.sub {
+		return nil, refuseField(ErrBadToken, "credentialSubject.id", "differs from sub")
+	}
+	share, err := strconv.ParseFloat(s.Share, 64)
+	if err != nil || math.IsNaN(share) {
+		return nil, refuseField(ErrBadToken, "credentialSubject.share", "not a decimal")
+	}
+	c := Contribution{ID: cl.jti, Issuer: cl.iss, Subject: cl.sub, IssuedAt: cl.iat, Training: s.Training, Round: s.Round,
+		Share: share, Payout: Money{Amount: s.Payout.Amount, Currency: s.Payout.Currency}, Flagged: s.Flagged, ReceiptID: s.ReceiptID, Raw: token}
+	if err := checkContribution(ErrBadToken, c); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
