@@ -1,7 +1,6 @@
 package federated
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -419,7 +418,7 @@ func (c *Coordinator) standardise(ctx context.Context, st *State) error {
 			Sums     []float64 `json:"sums"`
 			Sumsq    []float64 `json:"sumsq"`
 		}
-		if err := decodeStrict(a.reply.Result, &m); err != nil || len(m.Sums) != len(m.Features) || len(m.Sumsq) != len(m.Features) || m.Samples < 1 {
+		if err := decodeJSON(a.reply.Result, &m); err != nil || len(m.Sums) != len(m.Features) || len(m.Sumsq) != len(m.Features) || m.Samples < 1 {
 			continue
 		}
 		if features == nil {
@@ -452,10 +451,59 @@ func (c *Coordinator) standardise(ctx context.Context, st *State) error {
 
 // trainResult is what the coordinator reads of a training step's result.
 type trainResult struct {
-	Features []string  `json:"features"`
-	Update   []float64 `json:"update"`
-	Samples  float64   `json:"samples"`
-	Loss     *float64  `json:"loss"`
+	Features []string
+	Update   []float64
+	Samples  int
+	Loss     float64
+}
+
+// Limits on a training result.
+const (
+	maxUpdateLen = 100 * (compute.MaxFeatures + 1)
+	maxSamples   = 1 << 40
+)
+
+// parseTrainResult reads a vault's training result: an update of want
+// weights (any number when want is 0), all finite, over the given features
+// (any when none are given), and a sample count (noisy under dp: rounded
+// and floored at 0).
+func parseTrainResult(b []byte, want int, features []string) (trainResult, error) {
+	var raw struct {
+		Features []string   `json:"features"`
+		Update   []*float64 `json:"update"`
+		Samples  *float64   `json:"samples"`
+		Loss     *float64   `json:"loss"`
+	}
+	var res trainResult
+	if len(b) > MaxResultBytes {
+		return res, fmt.Errorf("the result is over %d bytes", MaxResultBytes)
+	}
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return res, errors.New("the result does not parse")
+	}
+	switch {
+	case len(raw.Update) == 0 || len(raw.Update) > maxUpdateLen:
+		return res, fmt.Errorf("the update has %d weights, want 1..%d", len(raw.Update), maxUpdateLen)
+	case want != 0 && len(raw.Update) != want:
+		return res, fmt.Errorf("the update has %d weights, want %d", len(raw.Update), want)
+	case raw.Samples == nil || !(*raw.Samples > -maxSamples && *raw.Samples < maxSamples):
+		return res, errors.New("the sample count is missing or out of range")
+	case len(features) > 0 && !equalStrings(raw.Features, features):
+		return res, errors.New("the update is over other features")
+	}
+	res.Update = make([]float64, len(raw.Update))
+	for j, x := range raw.Update {
+		if x == nil || math.IsNaN(*x) || math.IsInf(*x, 0) {
+			return trainResult{}, errors.New("the update holds a weight that is not a finite number")
+		}
+		res.Update[j] = *x
+	}
+	res.Features = raw.Features
+	res.Samples = int(math.Max(0, math.Round(*raw.Samples)))
+	if raw.Loss != nil {
+		res.Loss = *raw.Loss
+	}
+	return res, nil
 }
 
 // round runs round r.
@@ -504,30 +552,16 @@ func (c *Coordinator) round(ctx context.Context, st *State, r int) (*RoundReport
 				continue
 			}
 		}
-		var res trainResult
-		if err := decodeStrict(a.reply.Result, &res); err != nil {
-			pr.Status, pr.Reason = StatusSkipped, "the result does not parse"
-			continue
-		}
-		if (want != 0 && len(res.Update) != want) || len(res.Update) == 0 || res.Samples < 0 || math.IsNaN(res.Samples) {
-			pr.Status, pr.Reason = StatusSkipped, fmt.Sprintf("the update has %d weights, want %d", len(res.Update), want)
-			continue
-		}
-		if len(st.Model.Features) > 0 && !equalStrings(res.Features, st.Model.Features) {
-			pr.Status, pr.Reason = StatusSkipped, "the update is over other features"
+		res, err := parseTrainResult(a.reply.Result, want, st.Model.Features)
+		if err != nil {
+			pr.Status, pr.Reason = StatusSkipped, err.Error()
 			continue
 		}
 		if want == 0 {
 			want = len(res.Update)
 		}
-		pr.Samples = int(math.Max(0, math.Round(res.Samples)))
-		if res.Loss != nil {
-			pr.Loss = *res.Loss
-		}
-		if _, err := checkUpdates([]Update{{Delta: res.Update}}); err != nil {
-			pr.Status, pr.Reason = StatusSkipped, err.Error()
-			continue
-		}
+		pr.Samples = res.Samples
+		pr.Loss = res.Loss
 		if len(st.Model.Features) == 0 {
 			st.Model.Features = res.Features
 		}
@@ -625,10 +659,7 @@ func reasonOf(err error) string {
 	return "error"
 }
 
-func decodeStrict(b []byte, v any) error {
-	d := json.NewDecoder(bytes.NewReader(b))
-	return d.Decode(v)
-}
+func decodeJSON(b []byte, v any) error { return json.Unmarshal(b, v) }
 
 func equalStrings(a, b []string) bool {
 	if len(a) != len(b) {

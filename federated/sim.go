@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"math"
@@ -528,15 +527,12 @@ func Centralized(ctx context.Context, t *dataset.Table, cfg Config, policy compu
 		if err != nil {
 			return m, err
 		}
-		var res trainResult
-		if err := json.Unmarshal(out.Result, &res); err != nil {
-			return m, err
+		res, err := parseTrainResult(out.Result, len(m.Weights), nil)
+		if err != nil {
+			return m, fmt.Errorf("centralized round %d: %w", r, err)
 		}
 		if m.Weights == nil {
 			m.Weights = make([]float64, len(res.Update))
-		}
-		if len(res.Update) != len(m.Weights) {
-			return m, errors.New("centralized: the update changed size")
 		}
 		for j, d := range res.Update {
 			m.Weights[j] += cfg.ServerRate * d

@@ -274,3 +274,37 @@ func FuzzParsePoison(f *testing.F) {
 		}
 	})
 }
+
+func TestParseTrainResult(t *testing.T) {
+	good := `{"algorithm":"builtin:logreg-train@1","features":["a","b"],"update":[0.5,-1,2],"samples":40.4,"loss":0.3}`
+	res, err := parseTrainResult([]byte(good), 3, []string{"a", "b"})
+	if err != nil || res.Samples != 40 || res.Loss != 0.3 || len(res.Update) != 3 {
+		t.Fatalf("%+v, %v", res, err)
+	}
+	for _, bad := range []string{
+		``, `[]`, `{"update":[],"samples":1}`, `{"update":[1,2],"samples":1}`, `{"update":[1,null,2],"samples":1,"features":["a","b"]}`,
+		`{"update":[1,2,3],"features":["a","b"]}`, `{"update":[1,2,3],"samples":1e300,"features":["a","b"]}`,
+		`{"update":[1,2,3],"samples":1,"features":["b","a"]}`, `{"update":[1,2,"x"],"samples":1,"features":["a","b"]}`,
+	} {
+		if _, err := parseTrainResult([]byte(bad), 3, []string{"a", "b"}); err == nil {
+			t.Errorf("%s parsed", bad)
+		}
+	}
+}
+
+func FuzzParseTrainResult(f *testing.F) {
+	f.Add([]byte(`{"features":["a"],"update":[0.5,-1],"samples":40,"loss":0.3}`), 2)
+	f.Add([]byte(`{"update":[1e308,1e308],"samples":-3}`), 0)
+	f.Fuzz(func(t *testing.T, b []byte, want int) {
+		res, err := parseTrainResult(b, want, nil)
+		if err != nil {
+			return
+		}
+		if res.Samples < 0 || len(res.Update) == 0 || (want != 0 && len(res.Update) != want) {
+			t.Fatalf("accepted %+v", res)
+		}
+		if _, err := checkUpdates([]Update{{Delta: res.Update}}); err != nil {
+			t.Fatalf("accepted an update the aggregators refuse: %v", err)
+		}
+	})
+}
