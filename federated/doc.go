@@ -2,15 +2,27 @@
 // their data: each vault trains locally under its own consent and returns
 // a weight update and its sample count; the coordinator aggregates them.
 //
-// This file set holds the coordinator's mathematics, free of I/O:
-// aggregators that resist poisoned updates (FedAvg, coordinate-wise median,
-// trimmed mean, Krum and multi-Krum), anomaly scores that flag suspicious
-// updates and keep them out of the aggregate, contribution shares that turn
-// each round into payouts (a flagged update earns nothing), and the
-// seeded data splits used by simulations (IID, Dirichlet, one class per
-// vault, and a stratified test set).
+// The coordinator's mathematics is free of I/O: aggregators that resist
+// poisoned updates (FedAvg, coordinate-wise median, trimmed mean, Krum and
+// multi-Krum), anomaly scores that flag suspicious updates and keep them
+// out of the aggregate, contribution shares that turn each round into
+// payouts (a flagged update earns nothing), and the seeded data splits
+// used by simulations (IID, Dirichlet, one class per vault, and a
+// stratified test set).
 //
-// Invariants: aggregation never reads raw data, only updates; every
-// function is deterministic given its inputs and random source, so a run
-// can be reproduced and audited.
+// The Coordinator runs the rounds over Participants: VaultParticipant
+// reaches a vault over its HTTP API as a requester (challenge,
+// presentation, builtin:logreg-train@1 job, verified receipt). Each round
+// it verifies and keeps every receipt, skips vaults that time out or
+// refuse, needs a quorum, flags and excludes anomalous updates (recording
+// the receipt that proves who sent them), aggregates, scores the model on
+// its held-out set with compute.LogRegAccuracy, shares the round's pool,
+// issues Contribution credentials, and writes its round file atomically so
+// that a restarted coordinator resumes. Sim runs real vaults in one
+// process for tests and experiments (trove sim); see docs/federated.md.
+//
+// Invariants: aggregation never reads raw data, only updates; an update
+// counts only with a receipt that verifies against its vault's DID and
+// names its exact bytes; every function is deterministic given its inputs
+// and random source, so a run can be reproduced and audited.
 package federated

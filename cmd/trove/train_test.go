@@ -129,3 +129,33 @@ func readJSON(t *testing.T, path string, v any) {
 		t.Fatal(err)
 	}
 }
+
+// trove sim --json prints one object with the keys the issue names.
+func TestSimJSON(t *testing.T) {
+	cfg := testConfig(t)
+	data := writeFile(t, "bc.csv", string(sampledata.BreastCancer()))
+	out := mustRun(t, cfg, "sim", "--data", data, "--label", "malignant0_benign1", "--vaults", "4", "--rounds", "2",
+		"--poison", "1:label-flip", "--aggregator", "median", "--seed", "3", "--json")
+	var res map[string]any
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	for _, k := range []string{"federated_accuracy", "centralized_accuracy", "rounds", "poisoned", "flagged", "epsilon_spent", "seconds_per_round"} {
+		if _, ok := res[k]; !ok {
+			t.Errorf("no %q in %s", k, out)
+		}
+	}
+	if p, _ := res["poisoned"].([]any); len(p) != 1 {
+		t.Errorf("poisoned %v", res["poisoned"])
+	}
+	table := mustRun(t, cfg, "sim", "--data", data, "--label", "malignant0_benign1", "--vaults", "3", "--rounds", "1")
+	if !strings.Contains(table, "federated accuracy") || !strings.Contains(table, "centralized accuracy") {
+		t.Fatalf("table:\n%s", table)
+	}
+	for _, bad := range [][]string{{"--split", "halves"}, {"--aggregator", "mean"}, {"--poison", "2:flip"}, {"--vaults", "0"}, {"--label", "nope"}} {
+		args := append([]string{"sim", "--data", data, "--label", "malignant0_benign1", "--rounds", "1"}, bad...)
+		if _, _, code := run(t, cfg, args...); code == 0 {
+			t.Errorf("trove %v succeeded", args)
+		}
+	}
+}
