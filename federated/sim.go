@@ -190,6 +190,8 @@ type Sim struct {
 	Training Config
 	// Poisoned are the indexes of the poisoned vaults.
 	Poisoned []int
+	// Tables are the rows each vault imported (poisoned ones included).
+	Tables []*dataset.Table
 	// Train is the pooled (unpoisoned) training rows.
 	Train *dataset.Table
 	// Policy is each vault's DP policy per job (zero without DP).
@@ -334,6 +336,7 @@ func NewSim(ctx context.Context, cfg SimConfig) (_ *Sim, err error) {
 		if isPoisoned && cfg.Poison.Kind == PoisonLabelFlip {
 			flipLabels(t, cfg.Label, k)
 		}
+		s.Tables = append(s.Tables, t)
 		if _, err := v.ImportTable(ctx, SimDataset, t); err != nil {
 			return nil, err
 		}

@@ -18,7 +18,7 @@ import (
 
 const bcLabel = "malignant0_benign1"
 
-func breastCancer(t *testing.T) *dataset.Table {
+func breastCancer(t testing.TB) *dataset.Table {
 	t.Helper()
 	tab, err := dataset.ReadCSV(bytes.NewReader(sampledata.BreastCancer()), dataset.ReadOptions{})
 	if err != nil {
