@@ -308,3 +308,34 @@ func FuzzParseTrainResult(f *testing.F) {
 		}
 	})
 }
+
+// With MaxEpsilon set the coordinator takes only updates released under
+// dp, from vaults whose spent budget is within it.
+func TestCoordinatorTakesOnlyPrivateUpdates(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		dp, max float64
+		reason  string
+	}{{0, 1, "not_private"}, {1, 0.5, "over_epsilon"}} {
+		s, err := NewSim(ctx, SimConfig{Data: breastCancer(t), Label: bcLabel, Vaults: 3, Split: "iid", Rounds: 2, DPRounds: 2, DPEpsilon: tc.dp, Seed: 8, Dir: t.TempDir()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := s.Training
+		cfg.MaxEpsilon, cfg.Rounds = tc.max, 1
+		co, err := NewCoordinator(cfg, s.Participants)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := co.Run(ctx)
+		s.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range st.Rounds[0].Participants {
+			if p.Status != StatusSkipped || p.Reason != tc.reason || p.ReceiptID == "" {
+				t.Fatalf("dp %g, max ε %g: %+v", tc.dp, tc.max, p)
+			}
+		}
+	}
+}

@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -139,13 +141,21 @@ most E (the owners set the policy: trove data privacy).`,
 						acc = fmt.Sprintf("  test accuracy %.4f", *rr.Accuracy)
 					}
 					flagged := 0
+					skipped := map[string]int{}
 					for _, p := range rr.Participants {
-						if p.Status == federated.StatusFlagged {
+						switch p.Status {
+						case federated.StatusFlagged:
 							flagged++
+						case federated.StatusSkipped:
+							skipped[p.Reason]++
 						}
 					}
-					fmt.Fprintf(cfg.Stderr, "round %d/%d: %d of %d vaults answered, %d aggregated, %d flagged%s (%.1fs)\n",
-						rr.Round, rounds, rr.Updates, len(urls), rr.Aggregated, flagged, acc, rr.Seconds)
+					why := ""
+					for _, reason := range slices.Sorted(maps.Keys(skipped)) {
+						why += fmt.Sprintf("; skipped %d: %s", skipped[reason], reason)
+					}
+					fmt.Fprintf(cfg.Stderr, "round %d/%d: %d of %d vaults answered, %d aggregated, %d flagged%s (%.1fs)%s\n",
+						rr.Round, rounds, rr.Updates, len(urls), rr.Aggregated, flagged, acc, rr.Seconds, why)
 				}}
 			co, err := federated.NewCoordinator(tc, parts)
 			if err != nil {
@@ -161,6 +171,7 @@ most E (the owners set the policy: trove data privacy).`,
 				return err
 			}
 			fmt.Fprintf(cfg.Stdout, "trained %d rounds over %d vaults; model, report, plot and receipts in %s\n", len(st.Rounds), len(parts), out)
+			printTrainSummary(cfg, st, urls)
 			return nil
 		},
 	}
@@ -198,4 +209,34 @@ func writeTraining(out string, st *federated.State) error {
 		return err
 	}
 	return safefile.Write(filepath.Join(out, "plot.svg"), federated.PlotSVG(st, fmt.Sprintf("federated training: %d vaults, %s", len(st.Vaults), st.Aggregator)), 0o644)
+}
+
+// printTrainSummary prints, per vault, its rounds used, flagged and
+// skipped, what it was paid, and the ε its dataset spent.
+func printTrainSummary(cfg *Config, st *federated.State, urls []string) {
+	type sum struct {
+		used, flagged, skipped int
+		paid                   int64
+		eps                    float64
+	}
+	sums := make([]sum, len(st.Vaults))
+	for _, r := range st.Rounds {
+		for _, p := range r.Participants {
+			s := &sums[p.Index]
+			switch p.Status {
+			case federated.StatusUsed:
+				s.used++
+			case federated.StatusFlagged:
+				s.flagged++
+			default:
+				s.skipped++
+			}
+			s.paid += p.Payout
+			s.eps = max(s.eps, p.SpentEps)
+		}
+	}
+	fmt.Fprintf(cfg.Stdout, "%-40s %5s %8s %8s %10s %8s\n", "vault", "used", "flagged", "skipped", "paid", "epsilon")
+	for i, s := range sums {
+		fmt.Fprintf(cfg.Stdout, "%-40s %5d %8d %8d %10d %8.3g\n", urls[i], s.used, s.flagged, s.skipped, s.paid, s.eps)
+	}
 }

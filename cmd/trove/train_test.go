@@ -85,8 +85,8 @@ func TestTrainOverRealVaults(t *testing.T) {
 	if res.code != 0 {
 		t.Fatalf("trove train: exit %d\n%s%s", res.code, res.stdout, res.stderr)
 	}
-	if !strings.Contains(res.stderr, "round 3/3: 3 of 3 vaults answered") {
-		t.Fatalf("progress:\n%s", res.stderr)
+	if !strings.Contains(res.stderr, "round 3/3: 3 of 3 vaults answered") || !strings.Contains(res.stdout, urls[2]) {
+		t.Fatalf("progress:\n%s\nsummary:\n%s", res.stderr, res.stdout)
 	}
 	var model compute.LogRegModel
 	readJSON(t, filepath.Join(out, "model.json"), &model)
@@ -110,7 +110,7 @@ func TestTrainOverRealVaults(t *testing.T) {
 	// consents (each allows rounds + 1 runs: 4 runs, 1 + 3 used).
 	o, e, code := run(t, cfg, "train", "--vaults", strings.Join(urls, ","), "--dataset", "bc", "--label", "malignant0_benign1",
 		"--classes", "2", "--rounds", "4", "--aggregator", "median", "--out", out, "--quorum", "1")
-	if code != 0 || !strings.Contains(e, "round 4/4: 0 of 3") || strings.Contains(e, "round 1/4") {
+	if code != 0 || !strings.Contains(e, "round 4/4: 0 of 3") || !strings.Contains(e, "skipped 3: runs_exhausted") || strings.Contains(e, "round 1/4") {
 		t.Fatalf("rerun past the consents' runs: exit %d\n%s%s", code, o, e)
 	}
 	readJSON(t, filepath.Join(out, "rounds.json"), &st)
