@@ -241,7 +241,7 @@ func NewSim(ctx context.Context, cfg SimConfig) (_ *Sim, err error) {
 		cfg.WorkFactor = 10
 	}
 	if cfg.DPDelta == 0 {
-		cfg.DPDelta = 1e-5
+		cfg.DPDelta = DefaultDelta
 	}
 	if cfg.DPRounds == 0 {
 		cfg.DPRounds = cfg.Rounds
@@ -299,8 +299,7 @@ func NewSim(ctx context.Context, cfg SimConfig) (_ *Sim, err error) {
 				return nil, err
 			}
 		}
-		total := compute.RhoFor(cfg.DPEpsilon, cfg.DPDelta)
-		s.Policy = compute.OutputPolicy{Kind: compute.PolicyDP, Epsilon: compute.EpsilonOf(total/float64(cfg.DPRounds)*(1-1e-9), cfg.DPDelta), Delta: cfg.DPDelta}
+		s.Policy = compute.OutputPolicy{Kind: compute.PolicyDP, Epsilon: RoundEpsilon(cfg.DPEpsilon, cfg.DPDelta, cfg.DPRounds), Delta: cfg.DPDelta}
 		if err := s.Policy.Validate(); err != nil {
 			return nil, trove.Errorf(trove.EINVALID, "dp: %v", err)
 		}
@@ -349,7 +348,7 @@ func NewSim(ctx context.Context, cfg SimConfig) (_ *Sim, err error) {
 		if err != nil {
 			return nil, err
 		}
-		st, err := req.RequestConsent(ctx, client, TrainingAsk(SimDataset, cfg.Rounds, consent.Money{Amount: 10, Currency: "EUR"}, 24*time.Hour))
+		st, err := req.RequestConsent(ctx, client, TrainingAsk(SimDataset, cfg.Rounds, consent.Money{Amount: 10, Currency: "EUR"}, 24*time.Hour, s.Policy.Epsilon, s.Policy.Delta))
 		if err != nil {
 			return nil, err
 		}

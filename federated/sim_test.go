@@ -339,3 +339,41 @@ func TestCoordinatorTakesOnlyPrivateUpdates(t *testing.T) {
 		}
 	}
 }
+
+// A vault whose owner revokes the consent mid-training is skipped from
+// then on; the others carry on.
+func TestCoordinatorSkipsRevokedVault(t *testing.T) {
+	ctx := context.Background()
+	s, err := NewSim(ctx, SimConfig{Data: breastCancer(t), Label: bcLabel, Vaults: 3, Split: "iid", Rounds: 3, Seed: 9, Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	cfg := s.Training
+	cfg.Progress = func(r RoundReport) {
+		if r.Round != 1 {
+			return
+		}
+		cs, err := s.Vaults[0].Consents(ctx)
+		if err != nil || len(cs) != 1 {
+			t.Fatalf("consents: %v, %v", cs, err)
+		}
+		if _, err := s.Vaults[0].Revoke(ctx, cs[0].ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	co, err := NewCoordinator(cfg, s.Participants)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := co.Run(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range st.Rounds {
+		p := r.Participants[0]
+		if r.Round == 1 && p.Status != StatusUsed || r.Round > 1 && (p.Status != StatusSkipped || p.Reason != "revoked") || !r.Quorum || r.Updates != 3-min(r.Round-1, 1) {
+			t.Fatalf("round %d: %+v (%d updates)", r.Round, p, r.Updates)
+		}
+	}
+}

@@ -22,10 +22,16 @@ const TrainingPurpose = "Model training: federated logistic regression with buil
 	"alignment with the aggregate; an update flagged as anomalous earns nothing for that round."
 
 // TrainingAsk is the consent request of a training run over rounds
-// rounds: one run per round and one for the feature moments.
-func TrainingAsk(datasetName string, rounds int, price consent.Money, validity time.Duration) requester.Ask {
+// rounds: purpose model training, one run per round and one for the
+// feature moments, priced per round. With epsilon > 0 it asks for the dp
+// output policy, each round spending epsilon at delta; else release.
+func TrainingAsk(datasetName string, rounds int, price consent.Money, validity time.Duration, epsilon, delta float64) requester.Ask {
+	out := consent.OutputPolicy{Policy: consent.OutputRelease}
+	if epsilon > 0 {
+		out = consent.OutputPolicy{Policy: consent.OutputDP, Epsilon: epsilon, Delta: delta}
+	}
 	return requester.Ask{Dataset: datasetName, Algorithm: compute.LogRegTrainID, Purpose: TrainingPurpose,
-		MaxRuns: rounds + 1, Price: price, Validity: validity}
+		PurposeCode: consent.PurposeModelTraining, MaxRuns: rounds + 1, Output: out, Price: price, Per: consent.PerRound, Validity: validity}
 }
 
 // VaultParticipant reaches a vault over its HTTP API as a requester
@@ -88,3 +94,13 @@ func AwaitConsent(ctx context.Context, r *requester.Requester, c *api.Client, re
 		}
 	}
 }
+
+// RoundEpsilon is the ε each of rounds DP jobs may spend at delta so that
+// together they spend total (they add up in zCDP's ρ, not in ε), a hair
+// under so that rounding never tips an accountant over.
+func RoundEpsilon(total, delta float64, rounds int) float64 {
+	return compute.EpsilonOf(compute.RhoFor(total, delta)/float64(rounds)*(1-1e-9), delta)
+}
+
+// DefaultDelta is the δ of DP training when none is given.
+const DefaultDelta = 1e-5

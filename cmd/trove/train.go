@@ -50,9 +50,11 @@ it (trove consent approve ID), up to --consent-timeout.
 --out DIR receives: model.json, rounds.json (the per-round report, also the
 round file a rerun resumes from), plot.svg (accuracy and participation),
 receipts/ (every receipt), consents.json. With --test FILE.csv each round's
-model is scored on that labelled file. --dp-epsilon E takes only updates
-released under the vaults' dp policy, from vaults whose spent budget is at
-most E (the owners set the policy: trove data privacy).`,
+model is scored on that labelled file. --dp-epsilon E asks each vault for
+consent under the dp output policy, each round spending an equal share of E
+(in zCDP's ρ, δ 1e-5), and takes only updates released under dp from vaults
+whose spent budget is at most E; each owner's dataset needs a DP budget
+(trove data privacy).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
@@ -66,6 +68,10 @@ most E (the owners set the policy: trove data privacy).`,
 			}
 			if !(dpEpsilon >= 0) || rounds < 1 || rounds > federated.MaxRounds {
 				return usageError("--rounds must be in 1..%d and --dp-epsilon not negative", federated.MaxRounds)
+			}
+			roundEps := 0.0
+			if dpEpsilon > 0 {
+				roundEps = federated.RoundEpsilon(dpEpsilon, federated.DefaultDelta, rounds)
 			}
 			var test *dataset.Table
 			if testFile != "" {
@@ -105,7 +111,7 @@ most E (the owners set the policy: trove data privacy).`,
 				}
 				id, ok := asked[u]
 				if !ok {
-					st, err := r.RequestConsent(ctx, client, federated.TrainingAsk(datasetName, rounds, consent.Money{Amount: price, Currency: currency}, 30*24*time.Hour))
+					st, err := r.RequestConsent(ctx, client, federated.TrainingAsk(datasetName, rounds, consent.Money{Amount: price, Currency: currency}, 30*24*time.Hour, roundEps, federated.DefaultDelta))
 					if err != nil {
 						return fmt.Errorf("ask %s for consent: %w", u, err)
 					}
