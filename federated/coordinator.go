@@ -347,7 +347,7 @@ func (c *Coordinator) ask(ctx context.Context, params json.RawMessage) []answer 
 				out[i] = answer{err: err}
 				return
 			}
-			claims, err := checkReply(p.DID(), reply)
+			claims, err := checkReply(p.DID(), params, reply)
 			out[i] = answer{reply: reply, claims: claims, err: err}
 		}()
 	}
@@ -356,8 +356,8 @@ func (c *Coordinator) ask(ctx context.Context, params json.RawMessage) []answer 
 }
 
 // checkReply verifies a reply's receipt: signed by the vault, for this
-// job, over this result.
-func checkReply(vaultDID string, r *Reply) (*ledger.ReceiptClaims, error) {
+// job, run with exactly the params the coordinator sent, over this result.
+func checkReply(vaultDID string, params json.RawMessage, r *Reply) (*ledger.ReceiptClaims, error) {
 	if len(r.Result) > MaxResultBytes {
 		return nil, &trove.Error{Code: trove.ETOOLARGE, Reason: "result_too_large", Message: fmt.Sprintf("the result is over %d bytes", MaxResultBytes)}
 	}
@@ -371,6 +371,15 @@ func checkReply(vaultDID string, r *Reply) (*ledger.ReceiptClaims, error) {
 	}
 	if rc.OutputSHA256 != hex.EncodeToString(sum[:]) {
 		return rc, &trove.Error{Code: trove.EFORBIDDEN, Reason: "receipt_mismatch", Message: "the result is not the output the vault's receipt names"}
+	}
+	// The receipt hashes the params as the vault received them: compact
+	// and HTML-escaped, as the client encodes them.
+	sent, err := json.Marshal(params)
+	if err != nil {
+		return rc, err
+	}
+	if psum := sha256.Sum256(sent); rc.ParamsSHA256 != hex.EncodeToString(psum[:]) {
+		return rc, &trove.Error{Code: trove.EFORBIDDEN, Reason: "params_mismatch", Message: "the vault ran other params than the coordinator sent"}
 	}
 	return rc, nil
 }
@@ -535,9 +544,9 @@ func (c *Coordinator) round(ctx context.Context, st *State, r int) (*RoundReport
 		}
 		if a.err != nil {
 			pr.Status, pr.Reason = StatusSkipped, reasonOf(a.err)
-			if trove.ErrorReason(a.err) == "receipt_mismatch" {
-				// The vault signed one output and the participant sent
-				// another: the receipt proves the tampering.
+			if r := trove.ErrorReason(a.err); r == "receipt_mismatch" || r == "params_mismatch" {
+				// The vault signed one output, or ran other params, than
+				// the participant claims: the receipt proves the tampering.
 				pr.Status = StatusFlagged
 			}
 			continue

@@ -31,8 +31,9 @@ const (
 	// what it computes; its data lies.
 	PoisonLabelFlip = "label-flip"
 	// PoisonScale is a malicious client: it asks its own vault for steps
-	// Scale times larger (learning rate times Scale, at most 10), and the
-	// vault signs what it computed. Only the anomaly score can catch it.
+	// Scale times larger (learning rate times Scale, at most 10). The
+	// vault's receipt hashes the params it ran with, so the coordinator
+	// catches it by the receipt (params_mismatch).
 	PoisonScale = "scale"
 	// PoisonNoise is a malicious client that replaces its vault's update
 	// with Gaussian noise after the fact; the vault's receipt names the
