@@ -74,12 +74,13 @@ func TestSimPoisonedVaultsAreFlagged(t *testing.T) {
 	for _, tc := range []struct {
 		poison string
 		agg    Aggregator
+		reason string // why the poisoned are flagged, when it is always the same
 	}{
-		{"2:label-flip", Median{}},
-		{"2:label-flip", Krum{F: 2, Multi: true}},
-		{"2:scale:10", Median{}},
-		{"2:scale:10", Krum{F: 2, Multi: true}},
-		{"2:noise", FedAvg{}},
+		{"2:label-flip", Median{}, ""},
+		{"2:label-flip", Krum{F: 2, Multi: true}, ""},
+		{"2:scale:10", Median{}, "params_mismatch"},
+		{"2:scale:10", Krum{F: 2, Multi: true}, "params_mismatch"},
+		{"2:noise", FedAvg{}, "receipt_mismatch"},
 	} {
 		p, err := ParsePoison(tc.poison)
 		if err != nil {
@@ -98,7 +99,7 @@ func TestSimPoisonedVaultsAreFlagged(t *testing.T) {
 			var paid int64
 			for _, pr := range r.Participants {
 				paid += pr.Payout
-				if pr.Status == StatusFlagged && (pr.Payout != 0 || pr.ReceiptID == "" || pr.Reason == "") {
+				if pr.Status == StatusFlagged && (pr.Payout != 0 || pr.ReceiptID == "" || pr.Reason == "" || (tc.reason != "" && pr.Reason != tc.reason)) {
 					t.Fatalf("%s: flagged %+v", name, pr)
 				}
 				if pr.Status == StatusSkipped || (pr.Status == StatusFlagged && pr.Score == nil) {
