@@ -417,7 +417,11 @@ func (c *Coordinator) standardise(ctx context.Context, st *State) error {
 	var sums, sumsq []float64
 	var features []string
 	n := 0
-	for _, a := range c.ask(ctx, params) {
+	answers := c.ask(ctx, params)
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	for _, a := range answers {
 		if a.err != nil {
 			continue
 		}
@@ -523,6 +527,10 @@ func (c *Coordinator) round(ctx context.Context, st *State, r int) (*RoundReport
 		return nil, err
 	}
 	answers := c.ask(ctx, params)
+	if err := ctx.Err(); err != nil {
+		// Interrupted: the round is not recorded, so a restart runs it.
+		return nil, err
+	}
 	rep := &RoundReport{Round: r, Participants: make([]ParticipantRound, len(c.parts))}
 	var updates []Update
 	var from []int // participant of each update

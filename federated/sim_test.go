@@ -378,3 +378,52 @@ func TestCoordinatorSkipsRevokedVault(t *testing.T) {
 		}
 	}
 }
+
+// interrupter stands for the coordinator's operator pressing Ctrl-C while
+// a round waits for this vault: on its nth call it cancels the run.
+type interrupter struct {
+	Participant
+	n, calls int
+	cancel   func()
+}
+
+func (p *interrupter) Run(ctx context.Context, params json.RawMessage) (*Reply, error) {
+	if p.calls++; p.calls == p.n {
+		p.cancel()
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
+	return p.Participant.Run(ctx, params)
+}
+
+// A coordinator interrupted mid-round records nothing of that round, so a
+// restart runs it again.
+func TestInterruptedRoundIsNotRecorded(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s, err := NewSim(ctx, SimConfig{Data: breastCancer(t), Label: bcLabel, Vaults: 3, Split: "iid", Rounds: 3, Seed: 10, Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	cfg := s.Training
+	cfg.RoundFile = filepath.Join(t.TempDir(), "rounds.json")
+	parts := slices.Clone(s.Participants)
+	// Calls: the moments, round 1, then round 2 is interrupted.
+	parts[0] = &interrupter{Participant: parts[0], n: 3, cancel: cancel}
+	co, err := NewCoordinator(cfg, parts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := co.Run(ctx); err == nil {
+		t.Fatal("an interrupted run returned no error")
+	}
+	var st State
+	b, err := os.ReadFile(cfg.RoundFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &st); err != nil || len(st.Rounds) != 1 {
+		t.Fatalf("round file: %v, %d rounds", err, len(st.Rounds))
+	}
+}
