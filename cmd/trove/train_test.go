@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -23,35 +24,9 @@ import (
 // waits while the owners approve, trains, and writes the model, the
 // per-round report, the plot and every receipt.
 func TestTrainOverRealVaults(t *testing.T) {
-	ctx := context.Background()
 	cfg := testConfig(t)
 	mustRun(t, cfg, "requester", "init")
-	data, err := dataset.ReadCSV(bytes.NewReader(sampledata.BreastCancer()), dataset.ReadOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var urls []string
-	var vaults []*vault.Vault
-	for i := range 3 {
-		v, err := vault.Create(ctx, vault.Config{Home: filepath.Join(t.TempDir(), "v"), WorkFactor: 10}, []byte("pass"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer v.Close()
-		var rows []int
-		for r := i; r < data.Rows; r += 3 {
-			rows = append(rows, r)
-		}
-		if _, err := v.ImportTable(ctx, "bc", data.Take(rows)); err != nil {
-			t.Fatal(err)
-		}
-		srv := api.NewServer(v, "127.0.0.1:0", slog.New(slog.DiscardHandler))
-		if err := srv.Open(); err != nil {
-			t.Fatal(err)
-		}
-		defer srv.Close(ctx)
-		urls, vaults = append(urls, srv.URL()), append(vaults, v)
-	}
+	data, urls, vaults := startTrainingVaults(t, 3, 0)
 	out := filepath.Join(t.TempDir(), "out")
 	testCSV := writeFile(t, "test.csv", string(sampledata.BreastCancer()))
 	type result struct {
@@ -65,22 +40,7 @@ func TestTrainOverRealVaults(t *testing.T) {
 		done <- result{o, e, code}
 	}()
 	// The owners approve the requests as they arrive.
-	approved := 0
-	deadline := time.Now().Add(time.Minute)
-	for approved < len(vaults) && time.Now().Before(deadline) {
-		for _, v := range vaults {
-			pending, err := v.ConsentRequests(ctx, vault.Pending)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, p := range pending {
-				if _, err := v.Approve(ctx, p.ID); err != nil {
-					t.Fatal(err)
-				}
-				approved++
-			}
-		}
-	}
+	approveAll(t, vaults)
 	res := <-done
 	if res.code != 0 {
 		t.Fatalf("trove train: exit %d\n%s%s", res.code, res.stdout, res.stderr)
@@ -116,6 +76,103 @@ func TestTrainOverRealVaults(t *testing.T) {
 	readJSON(t, filepath.Join(out, "rounds.json"), &st)
 	if last := st.Rounds[3]; len(st.Rounds) != 4 || last.Quorum || last.Participants[0].Reason != "runs_exhausted" {
 		t.Fatalf("round 4: %+v", last)
+	}
+}
+
+// startTrainingVaults starts n vaults on HTTP, each holding every n-th row
+// of breast_cancer as dataset "bc" (with a DP budget of dpBudget when > 0).
+func startTrainingVaults(t *testing.T, n int, dpBudget float64) (*dataset.Table, []string, []*vault.Vault) {
+	t.Helper()
+	ctx := context.Background()
+	data, err := dataset.ReadCSV(bytes.NewReader(sampledata.BreastCancer()), dataset.ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var urls []string
+	var vaults []*vault.Vault
+	for i := range n {
+		v, err := vault.Create(ctx, vault.Config{Home: filepath.Join(t.TempDir(), "v"), WorkFactor: 10}, []byte("pass"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { v.Close() })
+		var rows []int
+		for r := i; r < data.Rows; r += n {
+			rows = append(rows, r)
+		}
+		if _, err := v.ImportTable(ctx, "bc", data.Take(rows)); err != nil {
+			t.Fatal(err)
+		}
+		if dpBudget > 0 {
+			if _, err := v.SetPrivacy(ctx, "bc", compute.OutputPolicy{Kind: compute.PolicyRelease}, dpBudget, federated.DefaultDelta); err != nil {
+				t.Fatal(err)
+			}
+		}
+		srv := api.NewServer(v, "127.0.0.1:0", slog.New(slog.DiscardHandler))
+		if err := srv.Open(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { srv.Close(context.Background()) })
+		urls, vaults = append(urls, srv.URL()), append(vaults, v)
+	}
+	return data, urls, vaults
+}
+
+// approveAll approves, as each owner, the consent requests as they arrive,
+// one per vault.
+func approveAll(t *testing.T, vaults []*vault.Vault) {
+	t.Helper()
+	ctx := context.Background()
+	approved := 0
+	deadline := time.Now().Add(time.Minute)
+	for approved < len(vaults) && time.Now().Before(deadline) {
+		for _, v := range vaults {
+			pending, err := v.ConsentRequests(ctx, vault.Pending)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range pending {
+				if _, err := v.Approve(ctx, p.ID); err != nil {
+					t.Fatal(err)
+				}
+				approved++
+			}
+		}
+	}
+}
+
+// trove train --dp-epsilon asks for the dp output policy; every update is
+// private, each vault spends its budget exactly, and the summary says so.
+func TestTrainWithDP(t *testing.T) {
+	cfg := testConfig(t)
+	mustRun(t, cfg, "requester", "init")
+	_, urls, vaults := startTrainingVaults(t, 3, 1)
+	out := filepath.Join(t.TempDir(), "out")
+	done := make(chan string, 1)
+	go func() {
+		o, e, code := run(t, cfg, "train", "--vaults", strings.Join(urls, ","), "--dataset", "bc", "--label", "malignant0_benign1",
+			"--classes", "2", "--rounds", "2", "--dp-epsilon", "1", "--out", out)
+		done <- fmt.Sprintf("%d\n%s\n%s", code, o, e)
+	}()
+	approveAll(t, vaults)
+	res := <-done
+	if !strings.HasPrefix(res, "0\n") {
+		t.Fatalf("trove train --dp-epsilon: %s", res)
+	}
+	var st federated.State
+	readJSON(t, filepath.Join(out, "rounds.json"), &st)
+	for _, r := range st.Rounds {
+		for _, p := range r.Participants {
+			if p.Status == federated.StatusSkipped || p.Epsilon <= 0 || p.SpentEps > 1+1e-6 {
+				t.Fatalf("round %d: %+v", r.Round, p)
+			}
+		}
+	}
+	if last := st.Rounds[1].Participants[0].SpentEps; last < 0.99 {
+		t.Fatalf("spent ε %g of 1 after the last round", last)
+	}
+	if !strings.Contains(res, "       1\n") {
+		t.Fatalf("summary does not show ε 1:\n%s", res)
 	}
 }
 
