@@ -176,6 +176,9 @@ whose spent budget is at most E; each owner's dataset needs a DP budget
 			if err != nil {
 				return err
 			}
+			if st.Model.Weights == nil {
+				return trove.Errorf(trove.EUNAVAILABLE, "no round reached a quorum: there is no model (see %s)", filepath.Join(out, "rounds.json"))
+			}
 			fmt.Fprintf(cfg.Stdout, "trained %d rounds over %d vaults; model, report, plot and receipts in %s\n", len(st.Rounds), len(parts), out)
 			printTrainSummary(cfg, st, urls)
 			return nil
