@@ -7,8 +7,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"os"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -421,8 +424,10 @@ func (c *Coordinator) standardise(ctx context.Context, st *State) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	why := map[string]int{}
 	for _, a := range answers {
 		if a.err != nil {
+			why[reasonOf(a.err)]++
 			continue
 		}
 		var m struct {
@@ -446,7 +451,11 @@ func (c *Coordinator) standardise(ctx context.Context, st *State) error {
 		n += m.Samples
 	}
 	if n == 0 {
-		return trove.Errorf(trove.EUNAVAILABLE, "no vault returned its feature moments; cannot standardise")
+		var reasons []string
+		for _, r := range slices.Sorted(maps.Keys(why)) {
+			reasons = append(reasons, fmt.Sprintf("%s: %d", r, why[r]))
+		}
+		return trove.Errorf(trove.EUNAVAILABLE, "no vault returned its feature moments; cannot standardise (%s)", strings.Join(reasons, ", "))
 	}
 	st.Model.Features = features
 	st.Model.Center = make([]float64, len(features))

@@ -210,14 +210,18 @@ whose spent budget is at most E; each owner's dataset needs a DP budget
 // writeTraining writes the model and the plot (the round file holds the
 // report).
 func writeTraining(out string, st *federated.State) error {
+	plot := federated.PlotSVG(st, fmt.Sprintf("federated training: %d vaults, %s", len(st.Vaults), st.Aggregator))
+	if err := safefile.Write(filepath.Join(out, "plot.svg"), plot, 0o644); err != nil {
+		return err
+	}
+	if st.Model.Weights == nil {
+		return nil // no model yet
+	}
 	b, err := json.MarshalIndent(st.Model, "", "  ")
 	if err != nil {
 		return err
 	}
-	if err := safefile.Write(filepath.Join(out, "model.json"), append(b, '\n'), 0o644); err != nil {
-		return err
-	}
-	return safefile.Write(filepath.Join(out, "plot.svg"), federated.PlotSVG(st, fmt.Sprintf("federated training: %d vaults, %s", len(st.Vaults), st.Aggregator)), 0o644)
+	return safefile.Write(filepath.Join(out, "model.json"), append(b, '\n'), 0o644)
 }
 
 // printTrainSummary prints, per vault, its rounds used, flagged and

@@ -216,3 +216,43 @@ func TestSimJSON(t *testing.T) {
 		}
 	}
 }
+
+// A training no vault can take part in fails, says why, and writes no
+// model.
+func TestTrainWithoutVaultsFails(t *testing.T) {
+	cfg := testConfig(t)
+	mustRun(t, cfg, "requester", "init")
+	_, urls, vaults := startTrainingVaults(t, 2, 0)
+	out := filepath.Join(t.TempDir(), "out")
+	done := make(chan string, 1)
+	go func() {
+		// An integer label without --classes: every vault's job fails.
+		o, e, code := run(t, cfg, "train", "--vaults", strings.Join(urls, ","), "--dataset", "bc", "--label", "malignant0_benign1",
+			"--rounds", "1", "--out", out)
+		done <- fmt.Sprintf("%d\n%s\n%s", code, o, e)
+	}()
+	approveAll(t, vaults)
+	res := <-done
+	if strings.HasPrefix(res, "0\n") || !strings.Contains(res, "cannot standardise (bad_params: 2)") {
+		t.Fatalf("trove train without a quorum: %s", res)
+	}
+	if _, err := os.Stat(filepath.Join(out, "model.json")); !os.IsNotExist(err) {
+		t.Fatalf("a model was written: %v", err)
+	}
+	// DP asked of vaults whose owners set no budget: every round is
+	// refused, none reaches a quorum.
+	out = filepath.Join(t.TempDir(), "out")
+	go func() {
+		o, e, code := run(t, cfg, "train", "--vaults", strings.Join(urls, ","), "--dataset", "bc", "--label", "malignant0_benign1",
+			"--classes", "2", "--rounds", "1", "--dp-epsilon", "1", "--out", out)
+		done <- fmt.Sprintf("%d\n%s\n%s", code, o, e)
+	}()
+	approveAll(t, vaults)
+	res = <-done
+	if strings.HasPrefix(res, "0\n") || !strings.Contains(res, "no round reached a quorum") || !strings.Contains(res, "skipped 2: budget_exhausted") {
+		t.Fatalf("trove train without a quorum: %s", res)
+	}
+	if _, err := os.Stat(filepath.Join(out, "model.json")); !os.IsNotExist(err) {
+		t.Fatalf("a model was written: %v", err)
+	}
+}
