@@ -96,7 +96,8 @@ type Config struct {
 	// resumes after its last complete round.
 	RoundFile string
 
-	// KeepReceipt, if set, is called with every receipt that verified.
+	// KeepReceipt, if set, is called with every receipt that verified
+	// (round 0: the feature moments).
 	KeepReceipt func(round, participant int, receipt json.RawMessage) error
 
 	// Contribution, if set, issues each participant that sent an update
@@ -425,7 +426,12 @@ func (c *Coordinator) standardise(ctx context.Context, st *State) error {
 		return err
 	}
 	why := map[string]int{}
-	for _, a := range answers {
+	for i, a := range answers {
+		if a.claims != nil && c.cfg.KeepReceipt != nil {
+			if err := c.cfg.KeepReceipt(0, i, a.reply.Receipt); err != nil {
+				return fmt.Errorf("keep receipt: %w", err)
+			}
+		}
 		if a.err != nil {
 			why[reasonOf(a.err)]++
 			continue

@@ -60,8 +60,8 @@ func TestTrainOverRealVaults(t *testing.T) {
 		t.Fatalf("report: %d rounds", len(st.Rounds))
 	}
 	receipts, _ := filepath.Glob(filepath.Join(out, "receipts", "*.json"))
-	if len(receipts) != 9 {
-		t.Fatalf("%d receipts kept, want 9", len(receipts))
+	if len(receipts) != 12 {
+		t.Fatalf("%d receipts kept, want 12 (moments and 3 rounds at 3 vaults)", len(receipts))
 	}
 	if svg, err := os.ReadFile(filepath.Join(out, "plot.svg")); err != nil || !bytes.HasPrefix(svg, []byte("<svg")) {
 		t.Fatalf("plot: %v", err)
