@@ -20,6 +20,7 @@ func simCmd(cfg *Config) *cobra.Command {
 		dpEpsilon, lr                              float64
 		seed                                       uint64
 		asJSON                                     bool
+		det                                        detectorFlags
 	)
 	c := &cobra.Command{
 		Use:   "sim",
@@ -63,7 +64,7 @@ lifetime budget of ε = E over the whole training (δ 1e-5).`,
 			defer os.RemoveAll(dir)
 			sc := federated.SimConfig{Data: t, Label: label, Classes: classes, Vaults: vaults, Split: splitSpec, Rounds: rounds,
 				Poison: p, Seed: seed, Dir: dir, DPEpsilon: dpEpsilon,
-				Training: federated.Config{Aggregator: agg, Detector: &federated.Detector{}, Epochs: epochs, LearningRate: lr, RoundPool: 1000}}
+				Training: federated.Config{Aggregator: agg, Detector: det.detector(), Epochs: epochs, LearningRate: lr, RoundPool: 1000}}
 			if !asJSON {
 				sc.Training.Progress = func(r federated.RoundReport) {
 					acc := "-"
@@ -99,6 +100,7 @@ lifetime budget of ε = E over the whole training (δ 1e-5).`,
 	f.Float64Var(&dpEpsilon, "dp-epsilon", 0, "each vault's lifetime ε over the whole training (0: no DP)")
 	f.Uint64Var(&seed, "seed", 1, "seed of the split, the test set and the poisoned vaults")
 	f.BoolVar(&asJSON, "json", false, "print one JSON object")
+	det.add(c)
 	for _, name := range []string{"data", "label"} {
 		_ = c.MarkFlagRequired(name)
 	}
@@ -125,4 +127,26 @@ func printSim(cfg *Config, r *federated.SimResult) {
 	fmt.Fprintf(w, "flagged               %s (poisoned %.0f%%, honest %.0f%%)\n", ints(r.Flagged), 100*r.PoisonedFlagRate, 100*r.HonestFlagRate)
 	fmt.Fprintf(w, "epsilon spent         %.4g\n", r.EpsilonSpent)
 	fmt.Fprintf(w, "seconds per round     %.3f (setup %.1fs)\n", r.SecondsPerRound, r.SetupSeconds)
+}
+
+// detectorFlags are the anomaly detector's thresholds, for trove sim and
+// trove train.
+type detectorFlags struct {
+	off            bool
+	dist, norm, co float64
+}
+
+func (d *detectorFlags) add(c *cobra.Command) {
+	f := c.Flags()
+	f.BoolVar(&d.off, "no-detector", false, "flag no update by its anomaly score (receipts are still checked)")
+	f.Float64Var(&d.dist, "flag-distance", 2, "flag an update this many times the median distance from the robust centre")
+	f.Float64Var(&d.norm, "flag-norm", 3, "flag an update whose norm is this many times the median norm")
+	f.Float64Var(&d.co, "flag-cosine", 0, "flag an update whose cosine to the median direction is below this")
+}
+
+func (d *detectorFlags) detector() *federated.Detector {
+	if d.off {
+		return nil
+	}
+	return &federated.Detector{MaxDistRatio: d.dist, MaxNormRatio: d.norm, MinCosine: d.co}
 }

@@ -33,6 +33,7 @@ func trainCmd(cfg *Config) *cobra.Command {
 		dpEpsilon, lr                                                       float64
 		price                                                               int64
 		consentTimeout, roundTimeout                                        time.Duration
+		det                                                                 detectorFlags
 	)
 	c := &cobra.Command{
 		Use:   "train",
@@ -135,7 +136,7 @@ whose spent budget is at most E; each owner's dataset needs a DP budget
 				parts = append(parts, &federated.VaultParticipant{Requester: r, Client: client, Vault: cat.Vault, Credential: cred})
 			}
 			tc := federated.Config{Target: label, Classes: classes, Rounds: rounds, Epochs: epochs, LearningRate: lr,
-				Aggregator: agg, Detector: &federated.Detector{}, Quorum: quorum, Timeout: roundTimeout, Test: test,
+				Aggregator: agg, Detector: det.detector(), Quorum: quorum, Timeout: roundTimeout, Test: test,
 				Standardise: dpEpsilon == 0, MaxEpsilon: dpEpsilon, RoundPool: price * int64(len(parts)),
 				RoundFile: filepath.Join(out, "rounds.json"), Contribution: r.IssueContribution, Training: "train " + filepath.Base(out), Currency: currency,
 				KeepReceipt: func(round, i int, receipt json.RawMessage) error {
@@ -201,6 +202,7 @@ whose spent budget is at most E; each owner's dataset needs a DP budget
 	f.StringVar(&currency, "currency", "EUR", "the price's currency")
 	f.StringVar(&testFile, "test", "", "a labelled CSV file to score each round's model on")
 	f.StringVar(&out, "out", "", "output directory (required)")
+	det.add(c)
 	for _, name := range []string{"vaults", "dataset", "label", "out"} {
 		_ = c.MarkFlagRequired(name)
 	}

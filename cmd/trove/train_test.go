@@ -205,11 +205,11 @@ func TestSimJSON(t *testing.T) {
 	if p, _ := res["poisoned"].([]any); len(p) != 1 {
 		t.Errorf("poisoned %v", res["poisoned"])
 	}
-	table := mustRun(t, cfg, "sim", "--data", data, "--label", "malignant0_benign1", "--vaults", "3", "--rounds", "1")
+	table := mustRun(t, cfg, "sim", "--data", data, "--label", "malignant0_benign1", "--vaults", "3", "--rounds", "1", "--no-detector")
 	if !strings.Contains(table, "federated accuracy") || !strings.Contains(table, "centralized accuracy") {
 		t.Fatalf("table:\n%s", table)
 	}
-	for _, bad := range [][]string{{"--split", "halves"}, {"--aggregator", "mean"}, {"--poison", "2:flip"}, {"--vaults", "0"}, {"--label", "nope"}} {
+	for _, bad := range [][]string{{"--split", "halves"}, {"--aggregator", "mean"}, {"--poison", "2:flip"}, {"--vaults", "0"}, {"--label", "nope"}, {"--flag-distance", "x"}} {
 		args := append([]string{"sim", "--data", data, "--label", "malignant0_benign1", "--rounds", "1"}, bad...)
 		if _, _, code := run(t, cfg, args...); code == 0 {
 			t.Errorf("trove %v succeeded", args)
