@@ -82,12 +82,9 @@ func checkContribution(code Code, c Contribution) error {
 }
 
 // IssueContribution returns a Contribution credential, a VC-JWT signed by
-// the coordinator for the vault c.Subject. c.ID, if empty, is made from
-// a random UUID.
+// the coordinator for the vault c.Subject, with id c.ID (a lowercase
+// urn:uuid).
 func IssueContribution(coordinator Signer, c Contribution, now time.Time) (string, error) {
-	if c.ID == "" {
-		c.ID = uuid.New().URN()
-	}
 	if u, err := uuid.Parse(c.ID); err != nil || u.URN() != c.ID {
 		return "", refuseField(ErrInvalidRequest, "jti", "not a lowercase urn:uuid")
 	}

@@ -445,6 +445,10 @@ func (c *Coordinator) standardise(ctx context.Context, st *State) error {
 		if err := decodeJSON(a.reply.Result, &m); err != nil || len(m.Sums) != len(m.Features) || len(m.Sumsq) != len(m.Features) || m.Samples < 1 {
 			continue
 		}
+		if !allFinite(m.Sums) || !allFinite(m.Sumsq) {
+			why["moments_out_of_range"]++
+			continue
+		}
 		if features == nil {
 			features, sums, sumsq = m.Features, make([]float64, len(m.Features)), make([]float64, len(m.Features))
 		} else if !equalStrings(features, m.Features) {
@@ -472,9 +476,23 @@ func (c *Coordinator) standardise(ctx context.Context, st *State) error {
 		if !(sd > 1e-12) || math.IsInf(sd, 0) {
 			sd = 1
 		}
+		if !(math.Abs(mean) <= 1e12 && sd <= 1e12) {
+			return trove.Errorf(trove.EUNAVAILABLE, "the pooled moments of feature %q are out of range; cannot standardise", features[j])
+		}
 		st.Model.Center[j], st.Model.Scale[j] = mean, sd
 	}
 	return nil
+}
+
+// allFinite reports whether every x is finite and below 1e300 in
+// magnitude, so that sums of a few of them stay finite.
+func allFinite(xs []float64) bool {
+	for _, x := range xs {
+		if !(math.Abs(x) < 1e300) {
+			return false
+		}
+	}
+	return true
 }
 
 // trainResult is what the coordinator reads of a training step's result.
