@@ -228,7 +228,11 @@ func Simulate(ctx context.Context, cfg SimConfig) (*SimResult, error) {
 // imports them, sets the DP budget, and has the coordinator's requester
 // ask each for consent, which the sim approves as the owner would.
 func NewSim(ctx context.Context, cfg SimConfig) (_ *Sim, err error) {
-	setupStart := time.Now()
+	now := cfg.Training.Now
+	if now == nil {
+		now = time.Now
+	}
+	setupStart := now()
 	if cfg.Data == nil || cfg.Dir == "" || cfg.Vaults < 1 || cfg.Vaults > MaxParticipants {
 		return nil, trove.Errorf(trove.EINVALID, "a simulation needs data, a directory and 1..%d vaults", MaxParticipants)
 	}
@@ -367,7 +371,7 @@ func NewSim(ctx context.Context, cfg SimConfig) (_ *Sim, err error) {
 		}
 		s.Participants[i] = p
 	}
-	s.setup = time.Since(setupStart)
+	s.setup = now().Sub(setupStart)
 	return s, nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"math"
 	"os"
+	"math/rand/v2"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -426,4 +427,18 @@ func TestInterruptedRoundIsNotRecorded(t *testing.T) {
 	if err := json.Unmarshal(b, &st); err != nil || len(st.Rounds) != 1 {
 		t.Fatalf("round file: %v, %d rounds", err, len(st.Rounds))
 	}
+}
+
+func FuzzSplitSpec(f *testing.F) {
+	for _, s := range []string{"iid", "dirichlet:0.5", "one-class", "dirichlet:", "dirichlet:NaN", "dirichlet:1e-300"} {
+		f.Add(s)
+	}
+	labels := []int{0, 1, 0, 1, 1, 0, 0, 1, 1, 1, 0, 0}
+	f.Fuzz(func(t *testing.T, spec string) {
+		parts, err := split(spec, labels, 2, rand.New(rand.NewPCG(1, 2)))
+		if err != nil {
+			return
+		}
+		partition(t, parts, len(labels))
+	})
 }
