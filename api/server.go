@@ -124,6 +124,7 @@ func (s *Server) routes() {
 	auth := s.authenticate
 	e.GET("/healthz", s.health)
 	e.GET("/.well-known/did.json", s.didDocument)
+	e.GET("/openapi.yaml", s.openAPI)
 	e.GET("/v1/catalog", s.catalog)
 	e.POST("/v1/consent-requests", s.submitRequest, small, auth)
 	e.GET("/v1/consent-requests/:id", s.getRequest, small, auth)
@@ -200,6 +201,11 @@ func decode(c echo.Context, v any) error {
 
 func (s *Server) health(c echo.Context) error {
 	return c.JSON(http.StatusOK, Health{Status: "ok", Vault: s.Vault.DID()})
+}
+
+// openAPI serves the API's description, embedded at build time.
+func (s *Server) openAPI(c echo.Context) error {
+	return c.Blob(http.StatusOK, "application/yaml", OpenAPI)
 }
 
 func (s *Server) catalog(c echo.Context) error {
@@ -448,3 +454,6 @@ func (s *Server) didDocument(c echo.Context) error {
 	}
 	return c.Blob(http.StatusOK, "application/did+json", doc)
 }
+
+// Routes lists the method and path of every route the server answers.
+func (s *Server) Routes() []*echo.Route { return s.echo.Routes() }
