@@ -54,9 +54,9 @@ func statusOf(code trove.Code) int {
 const RetryAfterSeconds = 2
 
 // setProblemHeaders sets the headers a problem with the given code carries
-// besides its body: Retry-After on 429.
+// besides its body: Retry-After on 429, unless the handler set its own.
 func setProblemHeaders(h http.Header, code trove.Code) {
-	if code == trove.ETOOMANY {
+	if code == trove.ETOOMANY && h.Get("Retry-After") == "" {
 		h.Set("Retry-After", strconv.Itoa(RetryAfterSeconds))
 	}
 }

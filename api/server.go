@@ -62,6 +62,10 @@ type Server struct {
 
 	nonces nonceCache
 
+	limits       Limits
+	perIP        *keyedLimiter
+	perRequester *keyedLimiter
+
 	ln   net.Listener
 	http *http.Server
 	echo *echo.Echo
@@ -73,8 +77,10 @@ func NewServer(v Vault, addr string, logger *slog.Logger) *Server {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{Addr: addr, Vault: v, Logger: logger, echo: echo.New(), Now: time.Now, nonces: nonceCache{max: maxNonces}}
+	s.SetLimits(Limits{})
 	s.echo.HideBanner, s.echo.HidePort = true, true
 	s.echo.HTTPErrorHandler = s.handleError
+	s.echo.Pre(s.limitIP, canonicalPath)
 	s.routes()
 	s.http = &http.Server{
 		Handler:           s.echo,
@@ -93,14 +99,24 @@ func (s *Server) Open() error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", s.Addr, err)
 	}
-	s.ln = ln
+	s.ln = limitConns(ln, s.limits.ConnsPerIP)
 	go func() {
-		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := s.http.Serve(s.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.Logger.Error("api server stopped", "err", err)
 		}
 	}()
 	return nil
 }
+
+// SetLimits sets the rate and connection limits (zero fields take their
+// defaults). Call it before Open.
+func (s *Server) SetLimits(l Limits) {
+	s.limits = l.withDefaults()
+	s.perIP = newKeyedLimiter(s.limits.PerIP, s.limits.IPBurst, s.limits.MaxClients)
+	s.perRequester = newKeyedLimiter(s.limits.PerRequester, s.limits.RequesterBurst, s.limits.MaxClients)
+}
+
+func (s *Server) now() time.Time { return s.Now().UTC() }
 
 // Port returns the port the server listens on.
 func (s *Server) Port() int { return s.ln.Addr().(*net.TCPAddr).Port }
@@ -241,9 +257,20 @@ func (s *Server) submitRequest(c echo.Context) error {
 	}
 	r, err := s.Vault.SubmitRequest(c.Request().Context(), body.Request)
 	if err != nil {
-		return err
+		return notOffered(err)
 	}
 	return c.JSON(http.StatusCreated, statusOfRequest(r))
+}
+
+// notOffered turns "no such dataset" into the refusal every request for
+// something the vault does not offer gets: the same status, reason and
+// words whatever was named, so the answer says nothing the public catalog
+// does not.
+func notOffered(err error) error {
+	if trove.ErrorCode(err) == trove.ENOTFOUND {
+		return &trove.Error{Code: trove.EFORBIDDEN, Reason: "not_offered", Message: "the vault does not offer what the request asks for"}
+	}
+	return err
 }
 
 func statusOfRequest(r *vault.ConsentRequest) ConsentRequestStatus {
@@ -256,7 +283,6 @@ func notYours(what, id string) error {
 	return trove.Errorf(trove.ENOTFOUND, "no %s %q", what, id)
 }
 
-func (s *Server) now() time.Time { return s.Now().UTC() }
 
 // answerCounter takes a requester's signed answer to a counter-offer.
 func (s *Server) answerCounter(c echo.Context) error {

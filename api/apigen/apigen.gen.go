@@ -465,9 +465,9 @@ type ClientInterface interface {
 	// The body carries a consent request signed by the requester
 	// (`typ` `trove-request+jwt`, audience the vault's DID). The answer
 	// is `pending` until the owner (or a standing rule) decides. A
-	// request for a dataset the vault does not offer is accepted as
-	// pending like any other and is never approved: the answer does not
-	// tell whether a dataset exists.
+	// request for a dataset the vault does not offer is refused with 403
+	// and reason `not_offered`, in the same words whatever it names: the
+	// answer tells nothing the public catalog does not.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -479,9 +479,9 @@ type ClientInterface interface {
 	// The body carries a consent request signed by the requester
 	// (`typ` `trove-request+jwt`, audience the vault's DID). The answer
 	// is `pending` until the owner (or a standing rule) decides. A
-	// request for a dataset the vault does not offer is accepted as
-	// pending like any other and is never approved: the answer does not
-	// tell whether a dataset exists.
+	// request for a dataset the vault does not offer is refused with 403
+	// and reason `not_offered`, in the same words whatever it names: the
+	// answer tells nothing the public catalog does not.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -734,9 +734,9 @@ func (c *Client) DisputeClaim(ctx context.Context, id ID, body DisputeClaimJSONR
 // The body carries a consent request signed by the requester
 // (`typ` `trove-request+jwt`, audience the vault's DID). The answer
 // is `pending` until the owner (or a standing rule) decides. A
-// request for a dataset the vault does not offer is accepted as
-// pending like any other and is never approved: the answer does not
-// tell whether a dataset exists.
+// request for a dataset the vault does not offer is refused with 403
+// and reason `not_offered`, in the same words whatever it names: the
+// answer tells nothing the public catalog does not.
 //
 // Takes any type of body and a specified content type.
 //
@@ -758,9 +758,9 @@ func (c *Client) SubmitConsentRequestWithBody(ctx context.Context, contentType s
 // The body carries a consent request signed by the requester
 // (`typ` `trove-request+jwt`, audience the vault's DID). The answer
 // is `pending` until the owner (or a standing rule) decides. A
-// request for a dataset the vault does not offer is accepted as
-// pending like any other and is never approved: the answer does not
-// tell whether a dataset exists.
+// request for a dataset the vault does not offer is refused with 403
+// and reason `not_offered`, in the same words whatever it names: the
+// answer tells nothing the public catalog does not.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -1782,9 +1782,9 @@ type ClientWithResponsesInterface interface {
 	// The body carries a consent request signed by the requester
 	// (`typ` `trove-request+jwt`, audience the vault's DID). The answer
 	// is `pending` until the owner (or a standing rule) decides. A
-	// request for a dataset the vault does not offer is accepted as
-	// pending like any other and is never approved: the answer does not
-	// tell whether a dataset exists.
+	// request for a dataset the vault does not offer is refused with 403
+	// and reason `not_offered`, in the same words whatever it names: the
+	// answer tells nothing the public catalog does not.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -1796,9 +1796,9 @@ type ClientWithResponsesInterface interface {
 	// The body carries a consent request signed by the requester
 	// (`typ` `trove-request+jwt`, audience the vault's DID). The answer
 	// is `pending` until the owner (or a standing rule) decides. A
-	// request for a dataset the vault does not offer is accepted as
-	// pending like any other and is never approved: the answer does not
-	// tell whether a dataset exists.
+	// request for a dataset the vault does not offer is refused with 403
+	// and reason `not_offered`, in the same words whatever it names: the
+	// answer tells nothing the public catalog does not.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3388,9 +3388,9 @@ func (c *ClientWithResponses) DisputeClaimWithResponse(ctx context.Context, id I
 // The body carries a consent request signed by the requester
 // (`typ` `trove-request+jwt`, audience the vault's DID). The answer
 // is `pending` until the owner (or a standing rule) decides. A
-// request for a dataset the vault does not offer is accepted as
-// pending like any other and is never approved: the answer does not
-// tell whether a dataset exists.
+// request for a dataset the vault does not offer is refused with 403
+// and reason `not_offered`, in the same words whatever it names: the
+// answer tells nothing the public catalog does not.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -3408,9 +3408,9 @@ func (c *ClientWithResponses) SubmitConsentRequestWithBodyWithResponse(ctx conte
 // The body carries a consent request signed by the requester
 // (`typ` `trove-request+jwt`, audience the vault's DID). The answer
 // is `pending` until the owner (or a standing rule) decides. A
-// request for a dataset the vault does not offer is accepted as
-// pending like any other and is never approved: the answer does not
-// tell whether a dataset exists.
+// request for a dataset the vault does not offer is refused with 403
+// and reason `not_offered`, in the same words whatever it names: the
+// answer tells nothing the public catalog does not.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //

@@ -1,0 +1,109 @@
+package api_test
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/trove-project/trove"
+	"github.com/trove-project/trove/consent"
+)
+
+// A request for a dataset the vault does not offer gets one refusal,
+// word for word the same whatever it names.
+func TestUnknownDatasetRefusalsAreAlike(t *testing.T) {
+	w := newWorld(t)
+	var first string
+	for i, name := range []string{"salaries", "does-not-exist"} {
+		now := w.clock.Now()
+		token, err := consent.SignRequest(w.key, consent.Request{
+			ID: fmt.Sprintf("req-unknown-%d", i), Requester: w.key.DID(), Vault: w.vault.DID(), Dataset: name,
+			Algorithm: "builtin:stats@1", Purpose: "research", MaxRuns: 1, Price: consent.Money{Amount: 1, Currency: "EUR"},
+			ExpiresAt: now.Add(time.Hour), CreatedAt: now,
+		}, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = w.client.SubmitConsentRequest(w.ctx, token)
+		if trove.ErrorCode(err) != trove.EFORBIDDEN || trove.ErrorReason(err) != "not_offered" {
+			t.Fatalf("request for %s: %v", name, err)
+		}
+		if strings.Contains(err.Error(), name) {
+			t.Fatalf("the refusal names the dataset: %v", err)
+		}
+		if first == "" {
+			first = err.Error()
+		} else if err.Error() != first {
+			t.Fatalf("refusals differ: %q and %q", first, err.Error())
+		}
+	}
+}
+
+// The server keeps serving after garbage, a client that hangs up in the
+// middle of an upload, and many idle connections.
+func TestServesUnderAbuse(t *testing.T) {
+	w := newWorld(t)
+	addr := strings.TrimPrefix(w.srv.URL(), "http://")
+	healthy := func(when string) {
+		t.Helper()
+		resp, err := http.Get(w.srv.URL() + "/healthz")
+		if err != nil {
+			t.Fatalf("%s: %v", when, err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("%s: %s", when, resp.Status)
+		}
+	}
+	dial := func() net.Conn {
+		t.Helper()
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+
+	for _, garbage := range []string{
+		"\x00\x01\x02\xff\xfe garbage\r\n\r\n",
+		"GET / HTTP/9.9\r\n\r\n",
+		"POST /v1/jobs HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n",
+		"POST /v1/jobs HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+		"GET /v1/catalog HTTP/1.1\r\nHost: x\r\nX: " + strings.Repeat("a", 64<<10) + "\r\n\r\n",
+	} {
+		c := dial()
+		io.WriteString(c, garbage)
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		line, _ := bufio.NewReader(c).ReadString('\n')
+		c.Close()
+		if strings.HasPrefix(line, "HTTP/1.1 2") || strings.HasPrefix(line, "HTTP/1.1 500") {
+			t.Errorf("garbage %.30q answered %q", garbage, line)
+		}
+	}
+	healthy("after garbage")
+
+	// Half an upload, then the client hangs up.
+	c := dial()
+	fmt.Fprintf(c, "POST /v1/jobs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n{\"presentation\":\"", 10<<20)
+	c.Write([]byte(strings.Repeat("A", 256<<10)))
+	c.Close()
+	healthy("after a hung-up upload")
+
+	// Many idle connections from other clients are held open (each
+	// under the per-address cap; here all are from 127.0.0.1, so stay
+	// below it) without the server refusing service.
+	var idle []net.Conn
+	for range 40 {
+		idle = append(idle, dial())
+	}
+	healthy("with 40 idle connections open")
+	for _, c := range idle {
+		c.Close()
+	}
+	healthy("after the idle connections closed")
+}
