@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -62,6 +63,11 @@ type Server struct {
 
 	nonces nonceCache
 
+	metrics  *Metrics
+	inflight sync.WaitGroup     // requests being answered
+	base     context.Context    // every request's context derives from it
+	stop     context.CancelFunc // cancels base: in-flight jobs stop and are recorded as failed
+
 	limits       Limits
 	perIP        *keyedLimiter
 	perRequester *keyedLimiter
@@ -80,7 +86,8 @@ func NewServer(v Vault, addr string, logger *slog.Logger) *Server {
 	s.SetLimits(Limits{})
 	s.echo.HideBanner, s.echo.HidePort = true, true
 	s.echo.HTTPErrorHandler = s.handleError
-	s.echo.Pre(s.limitIP, canonicalPath)
+	s.echo.Pre(s.observe, s.limitIP, canonicalPath)
+	s.base, s.stop = context.WithCancel(context.Background())
 	s.routes()
 	s.http = &http.Server{
 		Handler:           s.echo,
@@ -89,6 +96,7 @@ func NewServer(v Vault, addr string, logger *slog.Logger) *Server {
 		WriteTimeout:      5 * time.Minute,
 		IdleTimeout:       60 * time.Second,
 		MaxHeaderBytes:    16 << 10,
+		BaseContext:       func(net.Listener) context.Context { return s.base },
 	}
 	return s
 }
@@ -130,8 +138,20 @@ func (s *Server) URL() string {
 	return "http://" + net.JoinHostPort(host, strconv.Itoa(s.Port()))
 }
 
-// Close stops the server, letting requests in flight finish within ctx.
-func (s *Server) Close(ctx context.Context) error { return s.http.Shutdown(ctx) }
+// Close stops the server: it stops accepting connections and lets the
+// requests in flight finish within ctx. Requests still running when ctx
+// ends are cancelled — a job then stops and is recorded as failed
+// (reason "canceled") — and Close returns once they have answered.
+func (s *Server) Close(ctx context.Context) error {
+	err := s.http.Shutdown(ctx)
+	s.stop()
+	if err != nil {
+		s.inflight.Wait()
+		s.http.Close()
+		return fmt.Errorf("stop the API server: requests still running were cancelled: %w", err)
+	}
+	return nil
+}
 
 func (s *Server) routes() {
 	e := s.echo

@@ -40,3 +40,9 @@ func (q *Queue) Enter(ctx context.Context) (leave func(), err error) {
 	}
 	return func() { <-q.running; <-q.waiting }, nil
 }
+
+// Len returns how many jobs run and how many wait for their turn now.
+func (q *Queue) Len() (running, waiting int) {
+	r, all := len(q.running), len(q.waiting)
+	return r, max(all-r, 0)
+}

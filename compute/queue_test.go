@@ -39,6 +39,9 @@ func TestQueue(t *testing.T) {
 	if _, err := q.Enter(ctx); !errors.Is(err, ErrBusy) {
 		t.Fatalf("third job: %v, want ErrBusy", err)
 	}
+	if r, w := q.Len(); r != 1 || w != 1 {
+		t.Fatalf("Len: %d running, %d waiting; want 1, 1", r, w)
+	}
 	leave1()
 	leave2 := <-entered
 	// A job that gives up while waiting frees its place.
@@ -48,7 +51,7 @@ func TestQueue(t *testing.T) {
 		t.Fatalf("cancelled wait: %v", err)
 	}
 	leave2()
-	if len(q.waiting) != 0 || len(q.running) != 0 {
+	if r, w := q.Len(); r != 0 || w != 0 {
 		t.Fatalf("%d waiting, %d running after all left", len(q.waiting), len(q.running))
 	}
 	for _, bad := range [][2]int{{0, 1}, {1, -1}} {

@@ -51,6 +51,9 @@ func (s *Server) handler() http.Handler {
 	mux.HandleFunc("POST /results/{id}/{decision}", s.post(s.decide))
 	mux.HandleFunc("GET /runs", s.page(s.runs))
 	mux.HandleFunc("GET /glossary", s.page(s.glossary))
+	if s.cfg.Metrics != nil {
+		mux.Handle("GET /metrics", s.cfg.Metrics)
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, trove.Errorf(trove.ENOTFOUND, "There is no page here."))
 	})

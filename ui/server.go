@@ -73,6 +73,9 @@ type Config struct {
 	Now         func() time.Time
 	Rand        io.Reader
 	Logger      *slog.Logger
+	// Metrics, if set, is served at GET /metrics without a session, for a
+	// Prometheus on this computer: aggregates only, no personal data.
+	Metrics http.Handler
 }
 
 func (c Config) withDefaults() Config {

@@ -260,3 +260,6 @@ func (v *Vault) newID(prefix string) (string, error) {
 	}
 	return fmt.Sprintf("%s_%x", prefix, b), nil
 }
+
+// QueueLen returns how many jobs run and how many wait for a slot now.
+func (v *Vault) QueueLen() (running, waiting int) { return v.queue.Len() }

@@ -49,10 +49,13 @@ address: anyone who can reach it and steal a link could act as you.`,
 				logger.Warn("failed jobs interrupted by a previous stop", "jobs", n)
 			}
 			srv := api.NewServer(v, addr, logger)
+			metrics := api.NewMetrics(v)
+			srv.SetMetrics(metrics)
 			if err := srv.Open(); err != nil {
 				return err
 			}
-			uiSrv, err := ui.NewServer(v, ui.Config{Addr: uiAddr, AllowRemote: uiRemote, LinkFile: filepath.Join(v.Home(), ui.LinkFileName), Logger: logger})
+			uiSrv, err := ui.NewServer(v, ui.Config{Addr: uiAddr, AllowRemote: uiRemote, LinkFile: filepath.Join(v.Home(), ui.LinkFileName), Logger: logger,
+				Metrics: metrics.Handler()})
 			if err == nil {
 				err = uiSrv.Open()
 			}
