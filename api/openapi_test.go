@@ -123,3 +123,40 @@ func TestGeneratedClient(t *testing.T) {
 		t.Fatalf("problem: %+v", p)
 	}
 }
+
+// The DID document names the vault's key, as did:key or as did:web.
+func TestDIDDocument(t *testing.T) {
+	w := newWorld(t)
+	c, err := apigen.NewClientWithResponses(w.srv.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	mb := strings.TrimPrefix(w.vault.DID(), "did:key:")
+	resp, err := c.GetDIDDocumentWithResponse(context.Background())
+	if err != nil || resp.JSON200 == nil {
+		t.Fatalf("did.json: %v %s", err, resp.Body)
+	}
+	doc := resp.JSON200
+	if doc.Id != w.vault.DID() || len(doc.VerificationMethod) != 1 || doc.VerificationMethod[0].PublicKeyMultibase != mb ||
+		doc.VerificationMethod[0].Id != w.vault.DID()+"#"+mb || doc.AssertionMethod[0] != doc.VerificationMethod[0].Id {
+		t.Fatalf("did:key document %s", resp.Body)
+	}
+	web := api.NewServer(w.vault, "127.0.0.1:0", nil)
+	web.WebHost = "vault.example.org:8470"
+	if err := web.Open(); err != nil {
+		t.Fatal(err)
+	}
+	defer web.Close(context.Background())
+	if c, err = apigen.NewClientWithResponses(web.URL()); err != nil {
+		t.Fatal(err)
+	}
+	resp, err = c.GetDIDDocumentWithResponse(context.Background())
+	if err != nil || resp.JSON200 == nil {
+		t.Fatal(err)
+	}
+	doc = resp.JSON200
+	if doc.Id != "did:web:vault.example.org%3A8470" || doc.AlsoKnownAs == nil || (*doc.AlsoKnownAs)[0] != w.vault.DID() ||
+		doc.VerificationMethod[0].Controller != doc.Id || doc.VerificationMethod[0].PublicKeyMultibase != mb {
+		t.Fatalf("did:web document %s", resp.Body)
+	}
+}

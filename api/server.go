@@ -60,6 +60,9 @@ type Server struct {
 	// Now is the clock request signatures are checked against; default
 	// time.Now. Set it before Open.
 	Now func() time.Time
+	// WebHost, if set, is the domain (and port) the vault is published
+	// at: its DID document is then did:web's. Set it before Open.
+	WebHost string
 
 	nonces nonceCache
 
@@ -161,6 +164,7 @@ func (s *Server) routes() {
 	e.GET("/healthz", s.health)
 	e.GET("/.well-known/did.json", s.didDocument)
 	e.GET("/openapi.yaml", s.openAPI)
+	e.GET("/.well-known/did.json", s.didJSON)
 	e.GET("/v1/catalog", s.catalog)
 	e.POST("/v1/consent-requests", s.submitRequest, small, auth)
 	e.GET("/v1/consent-requests/:id", s.getRequest, small, auth)

@@ -73,6 +73,21 @@ func (e ProblemType) Valid() bool {
 	}
 }
 
+// Defines values for VerificationMethodType.
+const (
+	Multikey VerificationMethodType = "Multikey"
+)
+
+// Valid indicates whether the value is a known member of the VerificationMethodType enum.
+func (e VerificationMethodType) Valid() bool {
+	switch e {
+	case Multikey:
+		return true
+	default:
+		return false
+	}
+}
+
 // Catalog defines model for Catalog.
 type Catalog struct {
 	// Algorithms The built-in algorithm ids the vault runs.
@@ -180,6 +195,16 @@ type CounterReplyBody struct {
 	Reply string `json:"reply"`
 }
 
+// DIDDocument defines model for DIDDocument.
+type DIDDocument struct {
+	Context            []string             `json:"@context"`
+	AlsoKnownAs        *[]string            `json:"alsoKnownAs,omitempty"`
+	AssertionMethod    []string             `json:"assertionMethod"`
+	Authentication     []string             `json:"authentication"`
+	Id                 string               `json:"id"`
+	VerificationMethod []VerificationMethod `json:"verificationMethod"`
+}
+
 // Field defines model for Field.
 type Field struct {
 	// Kind The column's kind, such as float, int, bool or category.
@@ -275,6 +300,19 @@ type ReceiptBundle struct {
 	// Receipt The vault-signed receipt (compact JWS).
 	Receipt string `json:"receipt"`
 }
+
+// VerificationMethod defines model for VerificationMethod.
+type VerificationMethod struct {
+	Controller string `json:"controller"`
+	Id         string `json:"id"`
+
+	// PublicKeyMultibase The Ed25519 key, multibase (z, base58btc) with the multicodec prefix 0xed01.
+	PublicKeyMultibase string                 `json:"publicKeyMultibase"`
+	Type               VerificationMethodType `json:"type"`
+}
+
+// VerificationMethodType defines model for VerificationMethod.Type.
+type VerificationMethodType string
 
 // ID defines model for ID.
 type ID = string
@@ -403,6 +441,16 @@ func WithRequestEditorFn(fn RequestEditorFn) ClientOption {
 
 // The interface specification for the client above.
 type ClientInterface interface {
+
+	// GetDIDDocument The vault's DID document.
+	//
+	// The document of the vault's did:key, or, for a vault published at a
+	// domain, of its did:web (which names the did:key in `alsoKnownAs`).
+	// Its key verifies the vault's credentials, checkpoints, receipts
+	// and claims.
+	//
+	// Corresponds with GET /.well-known/did.json (the `GetDIDDocument` operationId).
+	GetDIDDocument(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetHealth Liveness of the vault.
 	//
@@ -581,6 +629,26 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /v1/status/{list} (the `GetStatusList` operationId).
 	GetStatusList(ctx context.Context, list string, reqEditors ...RequestEditorFn) (*http.Response, error)
+}
+
+// GetDIDDocument The vault's DID document.
+//
+// The document of the vault's did:key, or, for a vault published at a
+// domain, of its did:web (which names the did:key in `alsoKnownAs`).
+// Its key verifies the vault's credentials, checkpoints, receipts
+// and claims.
+//
+// Corresponds with GET /.well-known/did.json (the `GetDIDDocument` operationId).
+func (c *Client) GetDIDDocument(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetDIDDocumentRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
 }
 
 // GetHealth Liveness of the vault.
@@ -989,6 +1057,33 @@ func (c *Client) GetStatusList(ctx context.Context, list string, reqEditors ...R
 		return nil, err
 	}
 	return c.Client.Do(req)
+}
+
+// NewGetDIDDocumentRequest constructs an http.Request for the GetDIDDocument method
+func NewGetDIDDocumentRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/.well-known/did.json")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
 }
 
 // NewGetHealthRequest constructs an http.Request for the GetHealth method
@@ -1711,6 +1806,18 @@ func WithBaseURL(baseURL string) ClientOption {
 // ClientWithResponsesInterface is the interface specification for the client with responses above.
 type ClientWithResponsesInterface interface {
 
+	// GetDIDDocumentWithResponse The vault's DID document.
+	//
+	// The document of the vault's did:key, or, for a vault published at a
+	// domain, of its did:web (which names the did:key in `alsoKnownAs`).
+	// Its key verifies the vault's credentials, checkpoints, receipts
+	// and claims.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /.well-known/did.json (the `GetDIDDocument` operationId).
+	GetDIDDocumentWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetDIDDocumentResponse, error)
+
 	// GetHealthWithResponse Liveness of the vault.
 	//
 	// Returns a wrapper object for the known response body format(s).
@@ -1914,6 +2021,68 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /v1/status/{list} (the `GetStatusList` operationId).
 	GetStatusListWithResponse(ctx context.Context, list string, reqEditors ...RequestEditorFn) (*GetStatusListResponse, error)
+}
+
+// GetDIDDocumentResponse429Headers the declared response headers of an HTTP 429 response for GetDIDDocument
+type GetDIDDocumentResponse429Headers struct {
+	RetryAfter *int
+}
+
+type GetDIDDocumentResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *DIDDocument
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooMany
+	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
+	ApplicationproblemJSONDefault *Problem
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetDIDDocumentResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetDIDDocumentResponse) GetJSON200() *DIDDocument {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r GetDIDDocumentResponse) GetApplicationproblemJSON429() *TooMany {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSONDefault returns the response for an HTTP default `application/problem+json` response
+func (r GetDIDDocumentResponse) GetApplicationproblemJSONDefault() *Problem {
+	return r.ApplicationproblemJSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r GetDIDDocumentResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetDIDDocumentResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetDIDDocumentResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetDIDDocumentResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
 }
 
 type GetHealthResponse struct {
@@ -3263,6 +3432,24 @@ func (r GetStatusListResponse) ContentType() string {
 	return ""
 }
 
+// GetDIDDocumentWithResponse The vault's DID document.
+//
+// The document of the vault's did:key, or, for a vault published at a
+// domain, of its did:web (which names the did:key in `alsoKnownAs`).
+// Its key verifies the vault's credentials, checkpoints, receipts
+// and claims.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /.well-known/did.json (the `GetDIDDocument` operationId).
+func (c *ClientWithResponses) GetDIDDocumentWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetDIDDocumentResponse, error) {
+	rsp, err := c.GetDIDDocument(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetDIDDocumentResponse(rsp)
+}
+
 // GetHealthWithResponse Liveness of the vault.
 //
 // Returns a wrapper object for the known response body format(s).
@@ -3603,6 +3790,59 @@ func (c *ClientWithResponses) GetStatusListWithResponse(ctx context.Context, lis
 		return nil, err
 	}
 	return ParseGetStatusListResponse(rsp)
+}
+
+// ParseGetDIDDocumentResponse parses an HTTP response from a GetDIDDocumentWithResponse call
+func ParseGetDIDDocumentResponse(rsp *http.Response) (*GetDIDDocumentResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetDIDDocumentResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest DIDDocument
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooMany
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers GetDIDDocumentResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
 }
 
 // ParseGetHealthResponse parses an HTTP response from a GetHealthWithResponse call
