@@ -3,6 +3,7 @@ package api
 import (
 	"math"
 	"net"
+	"net/http"
 	"strconv"
 	"strings"
 	"sync"
@@ -28,6 +29,10 @@ type Limits struct {
 	// ConnsPerIP caps the open connections from one address: more are
 	// closed as soon as they are accepted.
 	ConnsPerIP int
+	// Uploads caps the job bodies (which may carry a module) read at
+	// once: each is held in memory up to MaxJobBody until the job runs, so
+	// this bounds that memory. A job over the cap gets 429.
+	Uploads int
 	// MaxClients caps how many addresses or requesters the limiter
 	// remembers at once; when every slot is in use a new client is
 	// refused (429) rather than an old one forgotten.
@@ -36,7 +41,7 @@ type Limits struct {
 
 // DefaultLimits returns limits that suit a vault on a home connection.
 func DefaultLimits() Limits {
-	return Limits{PerIP: 100, IPBurst: 200, PerRequester: 50, RequesterBurst: 100, ConnsPerIP: 64, MaxClients: 1 << 14}
+	return Limits{PerIP: 100, IPBurst: 200, PerRequester: 50, RequesterBurst: 100, ConnsPerIP: 64, Uploads: 4, MaxClients: 1 << 14}
 }
 
 func (l Limits) withDefaults() Limits {
@@ -55,6 +60,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.ConnsPerIP == 0 {
 		l.ConnsPerIP = d.ConnsPerIP
+	}
+	if l.Uploads == 0 {
+		l.Uploads = d.Uploads
 	}
 	if l.MaxClients == 0 {
 		l.MaxClients = d.MaxClients
@@ -251,4 +259,23 @@ func (c *countedConn) Close() error {
 		c.l.mu.Unlock()
 	})
 	return c.Conn.Close()
+}
+
+// uploadSlot holds one of the job-upload slots while a job's body is read
+// and the job runs; when all are taken the job is refused at once.
+func (s *Server) uploadSlot(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := c.Request()
+		if r.Method != http.MethodPost || r.URL.Path != "/v1/jobs" {
+			return next(c)
+		}
+		select {
+		case s.uploads <- struct{}{}:
+			defer func() { <-s.uploads }()
+			return next(c)
+		default:
+			c.Response().Header().Set("Retry-After", strconv.Itoa(RetryAfterSeconds))
+			return &trove.Error{Code: trove.ETOOMANY, Reason: "busy", Message: "the vault is receiving all the jobs it can; try again later"}
+		}
+	}
 }

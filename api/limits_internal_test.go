@@ -270,3 +270,40 @@ func TestPerIPLimits(t *testing.T) {
 	defer extra.Close()
 	waitClosed(t, extra, "connection over the cap")
 }
+
+// While every upload slot is held by a slow body, another job is refused
+// at once with 429; when the slow client hangs up its slot comes back.
+func TestUploadSlots(t *testing.T) {
+	s := openTestServer(t, func(s *Server) {
+		s.SetLimits(Limits{Uploads: 1})
+		s.echo.POST("/v1/jobs", func(c echo.Context) error {
+			if _, err := io.Copy(io.Discard, c.Request().Body); err != nil {
+				return err
+			}
+			return c.NoContent(http.StatusNoContent)
+		})
+	})
+	addr := s.ln.Addr().String()
+	slow, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(slow, "POST /v1/jobs HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n{\"presentation\":\"")
+	post := func() string {
+		return rawRequest(t, addr, "POST /v1/jobs HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}")
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for post() != "HTTP/1.1 429 Too Many Requests" {
+		if time.Now().After(deadline) {
+			t.Fatal("a second upload was never refused while the only slot was held")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	slow.Close()
+	for post() != "HTTP/1.1 204 No Content" {
+		if time.Now().After(deadline) {
+			t.Fatal("the slot never came back after the slow client hung up")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

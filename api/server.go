@@ -74,6 +74,7 @@ type Server struct {
 	limits       Limits
 	perIP        *keyedLimiter
 	perRequester *keyedLimiter
+	uploads      chan struct{} // a token per job body being read or run
 
 	ln   net.Listener
 	http *http.Server
@@ -89,7 +90,7 @@ func NewServer(v Vault, addr string, logger *slog.Logger) *Server {
 	s.SetLimits(Limits{})
 	s.echo.HideBanner, s.echo.HidePort = true, true
 	s.echo.HTTPErrorHandler = s.handleError
-	s.echo.Pre(s.observe, s.limitIP, canonicalPath)
+	s.echo.Pre(s.observe, s.limitIP, canonicalPath, s.uploadSlot)
 	s.base, s.stop = context.WithCancel(context.Background())
 	s.routes()
 	s.http = &http.Server{
@@ -125,6 +126,7 @@ func (s *Server) SetLimits(l Limits) {
 	s.limits = l.withDefaults()
 	s.perIP = newKeyedLimiter(s.limits.PerIP, s.limits.IPBurst, s.limits.MaxClients)
 	s.perRequester = newKeyedLimiter(s.limits.PerRequester, s.limits.RequesterBurst, s.limits.MaxClients)
+	s.uploads = make(chan struct{}, s.limits.Uploads)
 }
 
 func (s *Server) now() time.Time { return s.Now().UTC() }
