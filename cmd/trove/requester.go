@@ -221,8 +221,11 @@ func requestCmd(cfg *Config) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintln(cfg.Stderr, "Running the job at the vault…")
-			res, err := r.RunJob(cmd.Context(), client, cred, mod, json.RawMessage(params))
+			var res *requester.Run
+			err = whileRunning(cfg.Stderr, "Running the job at the vault", func() (err error) {
+				res, err = r.RunJob(cmd.Context(), client, cred, mod, json.RawMessage(params))
+				return err
+			})
 			if err != nil {
 				return err
 			}
