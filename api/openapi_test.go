@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/trove-project/trove"
 	"github.com/trove-project/trove/api"
 	"github.com/trove-project/trove/api/apigen"
 )
@@ -158,5 +159,36 @@ func TestDIDDocument(t *testing.T) {
 	if doc.Id != "did:web:vault.example.org%3A8470" || doc.AlsoKnownAs == nil || (*doc.AlsoKnownAs)[0] != w.vault.DID() ||
 		doc.VerificationMethod[0].Controller != doc.Id || doc.VerificationMethod[0].PublicKeyMultibase != mb {
 		t.Fatalf("did:web document %s", resp.Body)
+	}
+}
+
+// Check turns the generated client's answers into trove errors.
+func TestCheckGeneratedAnswers(t *testing.T) {
+	w := newWorld(t)
+	c, err := api.NewGenerated(w.srv.URL(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := api.Check(c.GetCatalogWithResponse(ctx)); err != nil {
+		t.Fatal(err)
+	}
+	err = api.Check(c.GetJobWithResponse(ctx, "job_nope"))
+	if trove.ErrorCode(err) != trove.ENOTFOUND {
+		t.Fatalf("unknown job: %v", err)
+	}
+	err = api.Check(c.GetInclusionProofWithResponse(ctx, &apigen.GetInclusionProofParams{Index: 9, Size: 1}))
+	if trove.ErrorCode(err) != trove.EINVALID {
+		t.Fatalf("bad proof: %v", err)
+	}
+	dead, err := api.NewGenerated("http://127.0.0.1:1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := api.Check(dead.GetHealthWithResponse(ctx)); trove.ErrorCode(err) != trove.EUNAVAILABLE {
+		t.Fatalf("no vault: %v", err)
+	}
+	if _, err := api.NewGenerated("ftp://x", nil); trove.ErrorCode(err) != trove.EINVALID {
+		t.Fatalf("bad URL: %v", err)
 	}
 }

@@ -19,6 +19,30 @@ import (
 	"github.com/oapi-codegen/runtime"
 )
 
+// Defines values for FieldKind.
+const (
+	Categorical FieldKind = "categorical"
+	Float       FieldKind = "float"
+	Integer     FieldKind = "integer"
+	Timestamp   FieldKind = "timestamp"
+)
+
+// Valid indicates whether the value is a known member of the FieldKind enum.
+func (e FieldKind) Valid() bool {
+	switch e {
+	case Categorical:
+		return true
+	case Float:
+		return true
+	case Integer:
+		return true
+	case Timestamp:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for HealthStatus.
 const (
 	Ok HealthStatus = "ok"
@@ -207,10 +231,13 @@ type DIDDocument struct {
 
 // Field defines model for Field.
 type Field struct {
-	// Kind The column's kind, such as float, int, bool or category.
-	Kind string `json:"kind"`
-	Name string `json:"name"`
+	// Kind The column's kind.
+	Kind FieldKind `json:"kind"`
+	Name string    `json:"name"`
 }
+
+// FieldKind The column's kind.
+type FieldKind string
 
 // Health defines model for Health.
 type Health struct {

@@ -145,6 +145,13 @@ func TestRequesterFlow(t *testing.T) {
 	defer srv.Close(context.Background())
 
 	mustRun(t, cfg, "requester", "init")
+	if out := mustRun(t, cfg, "request", "catalog", "--vault", srv.URL()); !strings.Contains(out, "Vault "+v.DID()) ||
+		!strings.Contains(out, "  health  1-9 rows  ") || !strings.Contains(out, "age int") || !strings.Contains(out, "builtin:stats@1") {
+		t.Fatalf("request catalog: %q", out)
+	}
+	if _, errOut, code := run(t, cfg, "request", "catalog", "--vault", "http://127.0.0.1:1"); code != exitUnavailable {
+		t.Fatalf("catalog of no vault: exit %d, %q", code, errOut)
+	}
 	out := mustRun(t, cfg, "request", "consent", "--vault", srv.URL(), "--dataset", "health",
 		"--algorithm", "builtin:stats@1", "--purpose", "research", "--runs", "2", "--price", "100 EUR")
 	reqID := regexp.MustCompile(`request (req_[0-9a-f]+)`).FindStringSubmatch(out)

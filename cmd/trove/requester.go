@@ -273,7 +273,7 @@ func requestCmd(cfg *Config) *cobra.Command {
 			},
 		}
 	}
-	c.AddCommand(ask, status, run,
+	c.AddCommand(ask, status, run, catalogCmd(cfg),
 		answer("accept", consent.Accept, "Accept the owner's counter-offer on a request: the credential is issued for its terms"),
 		answer("decline", consent.Decline, "Decline the owner's counter-offer on a request: the request ends denied"))
 	return c
