@@ -158,6 +158,17 @@ func (s *Server) limitIP(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
+// limitRequester applies the per-requester rate to a request that
+// authenticate has authenticated.
+func (s *Server) limitRequester(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if err := s.allowRequester(c, requesterOf(c)); err != nil {
+			return err
+		}
+		return next(c)
+	}
+}
+
 // allowRequester applies the per-requester rate to a request
 // authenticated as the requester did.
 func (s *Server) allowRequester(c echo.Context, did string) error {

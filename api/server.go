@@ -16,6 +16,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/trove-project/trove"
+	"github.com/trove-project/trove/api/apigen"
 	"github.com/trove-project/trove/compute"
 	"github.com/trove-project/trove/consent"
 	"github.com/trove-project/trove/ledger"
@@ -59,11 +60,7 @@ type Server struct {
 	Logger *slog.Logger
 	// Now is the clock request signatures are checked against; default
 	// time.Now. Set it before Open.
-	Now func() time.Time
-	// WebHost, if set, is the domain (and port) the vault is published
-	// at: its DID document is then did:web's. Set it before Open.
-	WebHost string
-
+	Now    func() time.Time
 	nonces nonceCache
 
 	metrics  *Metrics
@@ -161,28 +158,30 @@ func (s *Server) Close(ctx context.Context) error {
 func (s *Server) routes() {
 	e := s.echo
 	small := bodyLimit(MaxSmallBody)
-	// Requester endpoints: every request signed by the requester's DID key.
-	auth := s.authenticate
-	e.GET("/healthz", s.health)
-	e.GET("/.well-known/did.json", s.didDocument)
-	e.GET("/openapi.yaml", s.openAPI)
-	e.GET("/.well-known/did.json", s.didJSON)
-	e.GET("/v1/catalog", s.catalog)
-	e.POST("/v1/consent-requests", s.submitRequest, small, auth)
-	e.GET("/v1/consent-requests/:id", s.getRequest, small, auth)
-	e.POST("/v1/consent-requests/:id/reply", s.answerCounter, small, auth)
-	e.GET("/v1/challenge", s.challenge, small, auth)
-	e.POST("/v1/jobs", s.submitJob, bodyLimit(MaxJobBody), auth)
-	e.GET("/v1/jobs/:id", s.getJob, small, auth)
-	e.GET("/v1/receipts/:id", s.getReceipt, small, auth)
-	e.GET("/v1/log/checkpoint", s.checkpoint)
-	e.GET("/v1/log/proof/inclusion", s.inclusionProof)
-	e.GET("/v1/log/proof/consistency", s.consistencyProof)
-	e.GET("/v1/log/entries/:index", s.logEntry)
-	e.GET("/v1/claims/:id", s.getClaim, small, auth)
-	e.POST("/v1/claims/:id/ack", s.respondClaim(ledger.Acknowledge), small, auth)
-	e.POST("/v1/claims/:id/dispute", s.respondClaim(ledger.Dispute), small, auth)
-	e.GET("/v1/status/:list", s.statusList)
+	// Requester endpoints: every request signed by the requester's DID
+	// key, then held to the per-requester rate.
+	auth := func(next echo.HandlerFunc) echo.HandlerFunc { return s.authenticate(s.limitRequester(next)) }
+	// Each route goes through the wrapper generated from openapi.yaml.
+	op := &apigen.ServerInterfaceWrapper{Handler: operations{s}}
+	e.GET("/healthz", op.GetHealth)
+	e.GET("/openapi.yaml", op.GetOpenAPI)
+	e.GET("/.well-known/did.json", op.GetDIDDocument)
+	e.GET("/v1/catalog", op.GetCatalog)
+	e.POST("/v1/consent-requests", op.SubmitConsentRequest, small, auth)
+	e.GET("/v1/consent-requests/:id", op.GetConsentRequest, small, auth)
+	e.POST("/v1/consent-requests/:id/reply", op.ReplyToCounterOffer, small, auth)
+	e.GET("/v1/challenge", op.GetChallenge, small, auth)
+	e.POST("/v1/jobs", op.SubmitJob, bodyLimit(MaxJobBody), auth)
+	e.GET("/v1/jobs/:id", op.GetJob, small, auth)
+	e.GET("/v1/receipts/:id", op.GetReceipt, small, auth)
+	e.GET("/v1/log/checkpoint", op.GetCheckpoint)
+	e.GET("/v1/log/proof/inclusion", op.GetInclusionProof)
+	e.GET("/v1/log/proof/consistency", op.GetConsistencyProof)
+	e.GET("/v1/log/entries/:index", op.GetLogEntry)
+	e.GET("/v1/claims/:id", op.GetClaim, small, auth)
+	e.POST("/v1/claims/:id/ack", op.AcknowledgeClaim, small, auth)
+	e.POST("/v1/claims/:id/dispute", op.DisputeClaim, small, auth)
+	e.GET("/v1/status/:list", op.GetStatusList)
 }
 
 // bodyLimit caps a request body: reading past n fails with a
@@ -308,7 +307,6 @@ func statusOfRequest(r *vault.ConsentRequest) ConsentRequestStatus {
 func notYours(what, id string) error {
 	return trove.Errorf(trove.ENOTFOUND, "no %s %q", what, id)
 }
-
 
 // answerCounter takes a requester's signed answer to a counter-offer.
 func (s *Server) answerCounter(c echo.Context) error {

@@ -16,6 +16,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/labstack/echo/v4"
 	"github.com/oapi-codegen/runtime"
 )
 
@@ -5046,4 +5047,405 @@ func ParseGetStatusListResponse(rsp *http.Response) (*GetStatusListResponse, err
 	}
 
 	return response, nil
+}
+
+// ServerInterface represents all server handlers.
+type ServerInterface interface {
+	// GetDIDDocument The vault's DID document.
+	// (GET /.well-known/did.json)
+	GetDIDDocument(ctx echo.Context) error
+	// GetHealth Liveness of the vault.
+	// (GET /healthz)
+	GetHealth(ctx echo.Context) error
+	// GetOpenAPI This description of the API.
+	// (GET /openapi.yaml)
+	GetOpenAPI(ctx echo.Context) error
+	// GetCatalog The datasets the vault offers, the built-in algorithms it runs and its standing rules.
+	// (GET /v1/catalog)
+	GetCatalog(ctx echo.Context) error
+	// GetChallenge A single-use nonce to bind a job presentation to.
+	// (GET /v1/challenge)
+	GetChallenge(ctx echo.Context) error
+	// GetClaim A compensation claim.
+	// (GET /v1/claims/{id})
+	GetClaim(ctx echo.Context, id ID) error
+	// AcknowledgeClaim Acknowledge a claim with a requester-signed response.
+	// (POST /v1/claims/{id}/ack)
+	AcknowledgeClaim(ctx echo.Context, id ID) error
+	// DisputeClaim Dispute a claim with a requester-signed response and a reason.
+	// (POST /v1/claims/{id}/dispute)
+	DisputeClaim(ctx echo.Context, id ID) error
+	// SubmitConsentRequest Ask the owner for consent.
+	// (POST /v1/consent-requests)
+	SubmitConsentRequest(ctx echo.Context) error
+	// GetConsentRequest The state of a consent request; the credential once approved.
+	// (GET /v1/consent-requests/{id})
+	GetConsentRequest(ctx echo.Context, id ID) error
+	// ReplyToCounterOffer Accept or decline the owner's counter-offer.
+	// (POST /v1/consent-requests/{id}/reply)
+	ReplyToCounterOffer(ctx echo.Context, id ID) error
+	// SubmitJob Run an algorithm under a consent.
+	// (POST /v1/jobs)
+	SubmitJob(ctx echo.Context) error
+	// GetJob A job, its result, receipt and claim.
+	// (GET /v1/jobs/{id})
+	GetJob(ctx echo.Context, id ID) error
+	// GetCheckpoint The latest signed checkpoint of the log (a signed note).
+	// (GET /v1/log/checkpoint)
+	GetCheckpoint(ctx echo.Context) error
+	// GetLogEntry The log entry at an index, exactly the bytes logged.
+	// (GET /v1/log/entries/{index})
+	GetLogEntry(ctx echo.Context, index uint64) error
+	// GetConsistencyProof Proof that the tree of size from is a prefix of the tree of size to.
+	// (GET /v1/log/proof/consistency)
+	GetConsistencyProof(ctx echo.Context, params GetConsistencyProofParams) error
+	// GetInclusionProof Proof that the entry at index is in the tree of size.
+	// (GET /v1/log/proof/inclusion)
+	GetInclusionProof(ctx echo.Context, params GetInclusionProofParams) error
+	// GetReceipt A receipt bundle, verifiable offline.
+	// (GET /v1/receipts/{id})
+	GetReceipt(ctx echo.Context, id ID) error
+	// GetStatusList A revocation status list (Bitstring Status List), as the owner-signed VC-JWT.
+	// (GET /v1/status/{list})
+	GetStatusList(ctx echo.Context, list string) error
+}
+
+// ServerInterfaceWrapper converts echo contexts to parameters.
+type ServerInterfaceWrapper struct {
+	Handler ServerInterface
+}
+
+// GetDIDDocument converts echo context to params.
+func (w *ServerInterfaceWrapper) GetDIDDocument(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetDIDDocument(ctx)
+	return err
+}
+
+// GetHealth converts echo context to params.
+func (w *ServerInterfaceWrapper) GetHealth(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetHealth(ctx)
+	return err
+}
+
+// GetOpenAPI converts echo context to params.
+func (w *ServerInterfaceWrapper) GetOpenAPI(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetOpenAPI(ctx)
+	return err
+}
+
+// GetCatalog converts echo context to params.
+func (w *ServerInterfaceWrapper) GetCatalog(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetCatalog(ctx)
+	return err
+}
+
+// GetChallenge converts echo context to params.
+func (w *ServerInterfaceWrapper) GetChallenge(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetChallenge(ctx)
+	return err
+}
+
+// GetClaim converts echo context to params.
+func (w *ServerInterfaceWrapper) GetClaim(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id ID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetClaim(ctx, id)
+	return err
+}
+
+// AcknowledgeClaim converts echo context to params.
+func (w *ServerInterfaceWrapper) AcknowledgeClaim(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id ID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.AcknowledgeClaim(ctx, id)
+	return err
+}
+
+// DisputeClaim converts echo context to params.
+func (w *ServerInterfaceWrapper) DisputeClaim(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id ID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.DisputeClaim(ctx, id)
+	return err
+}
+
+// SubmitConsentRequest converts echo context to params.
+func (w *ServerInterfaceWrapper) SubmitConsentRequest(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.SubmitConsentRequest(ctx)
+	return err
+}
+
+// GetConsentRequest converts echo context to params.
+func (w *ServerInterfaceWrapper) GetConsentRequest(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id ID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetConsentRequest(ctx, id)
+	return err
+}
+
+// ReplyToCounterOffer converts echo context to params.
+func (w *ServerInterfaceWrapper) ReplyToCounterOffer(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id ID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ReplyToCounterOffer(ctx, id)
+	return err
+}
+
+// SubmitJob converts echo context to params.
+func (w *ServerInterfaceWrapper) SubmitJob(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.SubmitJob(ctx)
+	return err
+}
+
+// GetJob converts echo context to params.
+func (w *ServerInterfaceWrapper) GetJob(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id ID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetJob(ctx, id)
+	return err
+}
+
+// GetCheckpoint converts echo context to params.
+func (w *ServerInterfaceWrapper) GetCheckpoint(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetCheckpoint(ctx)
+	return err
+}
+
+// GetLogEntry converts echo context to params.
+func (w *ServerInterfaceWrapper) GetLogEntry(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "index" -------------
+	var index uint64
+
+	err = runtime.BindStyledParameterWithOptions("simple", "index", ctx.Param("index"), &index, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "integer", Format: "uint64", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter index: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetLogEntry(ctx, index)
+	return err
+}
+
+// GetConsistencyProof converts echo context to params.
+func (w *ServerInterfaceWrapper) GetConsistencyProof(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetConsistencyProofParams
+	// ------------- Required query parameter "from" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, true, "from", ctx.QueryParams(), &params.From, runtime.BindQueryParameterOptions{Type: "integer", Format: "uint64"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter from: %s", err))
+	}
+
+	// ------------- Required query parameter "to" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, true, "to", ctx.QueryParams(), &params.To, runtime.BindQueryParameterOptions{Type: "integer", Format: "uint64"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter to: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetConsistencyProof(ctx, params)
+	return err
+}
+
+// GetInclusionProof converts echo context to params.
+func (w *ServerInterfaceWrapper) GetInclusionProof(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetInclusionProofParams
+	// ------------- Required query parameter "index" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, true, "index", ctx.QueryParams(), &params.Index, runtime.BindQueryParameterOptions{Type: "integer", Format: "uint64"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter index: %s", err))
+	}
+
+	// ------------- Required query parameter "size" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, true, "size", ctx.QueryParams(), &params.Size, runtime.BindQueryParameterOptions{Type: "integer", Format: "uint64"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter size: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetInclusionProof(ctx, params)
+	return err
+}
+
+// GetReceipt converts echo context to params.
+func (w *ServerInterfaceWrapper) GetReceipt(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id ID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetReceipt(ctx, id)
+	return err
+}
+
+// GetStatusList converts echo context to params.
+func (w *ServerInterfaceWrapper) GetStatusList(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "list" -------------
+	var list string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "list", ctx.Param("list"), &list, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter list: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetStatusList(ctx, list)
+	return err
+}
+
+// This is a simple interface which specifies echo.Route addition functions which
+// are present on both echo.Echo and echo.Group, since we want to allow using
+// either of them for path registration
+type EchoRouter interface {
+	CONNECT(path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) *echo.Route
+	DELETE(path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) *echo.Route
+	GET(path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) *echo.Route
+	HEAD(path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) *echo.Route
+	OPTIONS(path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) *echo.Route
+	PATCH(path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) *echo.Route
+	POST(path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) *echo.Route
+	PUT(path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) *echo.Route
+	TRACE(path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) *echo.Route
+}
+
+// RegisterHandlersOptions configures RegisterHandlersWithOptions.
+type RegisterHandlersOptions struct {
+	// BaseURL is prepended to every registered path so the API can be served
+	// under a prefix.
+	BaseURL string
+	// OperationMiddlewares lets the caller attach per-operation middleware at
+	// registration time. The map key is the OpenAPI `operationId` value as it
+	// appears in the spec (the raw, un-normalized form). Operations that have
+	// no entry are registered with no extra middleware. A nil map disables
+	// per-operation middleware entirely.
+	OperationMiddlewares map[string][]echo.MiddlewareFunc
+}
+
+// RegisterHandlers adds each server route to the EchoRouter.
+func RegisterHandlers(router EchoRouter, si ServerInterface) {
+	RegisterHandlersWithOptions(router, si, RegisterHandlersOptions{})
+}
+
+// RegisterHandlersWithBaseURL registers handlers and prepends BaseURL to the
+// paths so the API can be served under a prefix.
+func RegisterHandlersWithBaseURL(router EchoRouter, si ServerInterface, baseURL string) {
+	RegisterHandlersWithOptions(router, si, RegisterHandlersOptions{BaseURL: baseURL})
+}
+
+// RegisterHandlersWithOptions registers handlers using the supplied options,
+// including any per-operation middleware.
+func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options RegisterHandlersOptions) {
+
+	wrapper := ServerInterfaceWrapper{
+		Handler: si,
+	}
+
+	router.GET(options.BaseURL+"/healthz", wrapper.GetHealth, options.OperationMiddlewares["getHealth"]...)
+	router.GET(options.BaseURL+"/openapi.yaml", wrapper.GetOpenAPI, options.OperationMiddlewares["getOpenAPI"]...)
+	router.GET(options.BaseURL+"/.well-known/did.json", wrapper.GetDIDDocument, options.OperationMiddlewares["getDIDDocument"]...)
+	router.GET(options.BaseURL+"/v1/catalog", wrapper.GetCatalog, options.OperationMiddlewares["getCatalog"]...)
+	router.POST(options.BaseURL+"/v1/consent-requests", wrapper.SubmitConsentRequest, options.OperationMiddlewares["submitConsentRequest"]...)
+	router.GET(options.BaseURL+"/v1/consent-requests/:id", wrapper.GetConsentRequest, options.OperationMiddlewares["getConsentRequest"]...)
+	router.POST(options.BaseURL+"/v1/consent-requests/:id/reply", wrapper.ReplyToCounterOffer, options.OperationMiddlewares["replyToCounterOffer"]...)
+	router.GET(options.BaseURL+"/v1/challenge", wrapper.GetChallenge, options.OperationMiddlewares["getChallenge"]...)
+	router.POST(options.BaseURL+"/v1/jobs", wrapper.SubmitJob, options.OperationMiddlewares["submitJob"]...)
+	router.GET(options.BaseURL+"/v1/jobs/:id", wrapper.GetJob, options.OperationMiddlewares["getJob"]...)
+	router.GET(options.BaseURL+"/v1/receipts/:id", wrapper.GetReceipt, options.OperationMiddlewares["getReceipt"]...)
+	router.GET(options.BaseURL+"/v1/log/checkpoint", wrapper.GetCheckpoint, options.OperationMiddlewares["getCheckpoint"]...)
+	router.GET(options.BaseURL+"/v1/log/proof/inclusion", wrapper.GetInclusionProof, options.OperationMiddlewares["getInclusionProof"]...)
+	router.GET(options.BaseURL+"/v1/log/proof/consistency", wrapper.GetConsistencyProof, options.OperationMiddlewares["getConsistencyProof"]...)
+	router.GET(options.BaseURL+"/v1/log/entries/:index", wrapper.GetLogEntry, options.OperationMiddlewares["getLogEntry"]...)
+	router.GET(options.BaseURL+"/v1/status/:list", wrapper.GetStatusList, options.OperationMiddlewares["getStatusList"]...)
+	router.GET(options.BaseURL+"/v1/claims/:id", wrapper.GetClaim, options.OperationMiddlewares["getClaim"]...)
+	router.POST(options.BaseURL+"/v1/claims/:id/ack", wrapper.AcknowledgeClaim, options.OperationMiddlewares["acknowledgeClaim"]...)
+	router.POST(options.BaseURL+"/v1/claims/:id/dispute", wrapper.DisputeClaim, options.OperationMiddlewares["disputeClaim"]...)
+
 }
