@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"bufio"
+	"crypto/rand"
 	"fmt"
 	"io"
 	"net"
@@ -10,8 +11,12 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/trove-project/trove"
+	"github.com/trove-project/trove/api"
 	"github.com/trove-project/trove/consent"
+	"github.com/trove-project/trove/did"
 )
 
 // A request for a dataset the vault does not offer gets one refusal,
@@ -20,12 +25,9 @@ func TestUnknownDatasetRefusalsAreAlike(t *testing.T) {
 	w := newWorld(t)
 	var first string
 	for i, name := range []string{"salaries", "does-not-exist"} {
-		now := w.clock.Now()
-		token, err := consent.SignRequest(w.key, consent.Request{
-			ID: fmt.Sprintf("req-unknown-%d", i), Requester: w.key.DID(), Vault: w.vault.DID(), Dataset: name,
-			Algorithm: "builtin:stats@1", Purpose: "research", MaxRuns: 1, Price: consent.Money{Amount: 1, Currency: "EUR"},
-			ExpiresAt: now.Add(time.Hour), CreatedAt: now,
-		}, now)
+		req := w.request(w.key, "builtin:stats@1", 1, time.Hour)
+		req.ID, req.Dataset = fmt.Sprintf("req-unknown-%d", i), name
+		token, err := consent.SignRequest(w.key, req, w.clock.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -106,4 +108,53 @@ func TestServesUnderAbuse(t *testing.T) {
 		c.Close()
 	}
 	healthy("after the idle connections closed")
+}
+
+// Each requester has its own rate: over it, 429 with Retry-After; another
+// requester is not held back.
+func TestPerRequesterRate(t *testing.T) {
+	w := newWorld(t)
+	srv := api.NewServer(w.vault, "127.0.0.1:0", nil)
+	srv.Now = w.clock.Now
+	srv.SetLimits(api.Limits{PerRequester: rate.Every(time.Hour), RequesterBurst: 2})
+	if err := srv.Open(); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close(w.ctx)
+	c, err := api.NewClient(srv.URL(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	me := c.As(w.key, w.clock.Now, nil)
+	for i := range 2 {
+		if _, err := me.Challenge(w.ctx); err != nil {
+			t.Fatalf("request %d within the burst: %v", i, err)
+		}
+	}
+	if _, err := me.Challenge(w.ctx); trove.ErrorCode(err) != trove.ETOOMANY || trove.ErrorReason(err) != "rate_limited" {
+		t.Fatalf("over the rate: %v", err)
+	}
+	other, err := did.Generate(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.As(other, w.clock.Now, nil).Challenge(w.ctx); err != nil {
+		t.Fatalf("another requester: %v", err)
+	}
+	// The header a client waits by.
+	req, err := http.NewRequest("GET", srv.URL()+"/v1/challenge", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := api.SignRequest(req, nil, w.key, w.clock.Now(), w.nonce()); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 429 || resp.Header.Get("Retry-After") != "3600" {
+		t.Fatalf("over the rate: %s, Retry-After %q", resp.Status, resp.Header.Get("Retry-After"))
+	}
 }

@@ -78,7 +78,7 @@ func newBenchVault(b *testing.B) *benchVault {
 		b.Fatal(err)
 	}
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16}, Timeout: time.Minute}
-	client, err := apigen.NewClientWithResponses(srv.URL(), apigen.WithHTTPClient(hc))
+	client, err := api.NewGenerated(srv.URL(), hc, api.SignWith(key, nil, nil))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -99,7 +99,8 @@ func (bv *benchVault) credential() (string, error) {
 	id := fmt.Sprintf("req-bench-%d", bv.seq)
 	token, err := consent.SignRequest(bv.key, consent.Request{
 		ID: id, Requester: bv.key.DID(), Vault: bv.vault.DID(), Dataset: "bench", Algorithm: "builtin:stats@1",
-		Purpose: "benchmark", MaxRuns: consent.MaxRuns, Price: consent.Money{Amount: 1, Currency: "EUR"},
+		Purpose: "benchmark", PurposeCode: consent.PurposeResearch, MaxRuns: consent.MaxRuns,
+		Output: consent.OutputPolicy{Policy: consent.OutputRelease}, Price: consent.Money{Amount: 1, Currency: "EUR"}, Per: consent.PerRun,
 		ExpiresAt: now.Add(time.Hour), CreatedAt: now,
 	}, now)
 	if err != nil {

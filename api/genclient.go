@@ -2,6 +2,10 @@ package api
 
 import (
 	"bytes"
+	"context"
+	cryptorand "crypto/rand"
+	"encoding/base64"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -53,4 +57,35 @@ func Check[R GeneratedResponse](r R, err error) error {
 	resp := &http.Response{StatusCode: r.StatusCode(), Status: r.Status(), Header: http.Header{"Content-Type": {r.ContentType()}},
 		Body: io.NopCloser(bytes.NewReader(body))}
 	return errorFromResponse(resp)
+}
+
+// SignWith makes the generated client sign every request as a requester
+// (RFC 9421, see SignRequest), with times from now (nil: time.Now) and
+// nonces from rand (nil: crypto/rand).
+func SignWith(s Signer, now func() time.Time, rand io.Reader) apigen.ClientOption {
+	if now == nil {
+		now = time.Now
+	}
+	if rand == nil {
+		rand = cryptorand.Reader
+	}
+	return apigen.WithRequestEditorFn(func(_ context.Context, req *http.Request) error {
+		var body []byte
+		if req.GetBody != nil {
+			rc, err := req.GetBody()
+			if err != nil {
+				return fmt.Errorf("sign request: %w", err)
+			}
+			body, err = io.ReadAll(rc)
+			rc.Close()
+			if err != nil {
+				return fmt.Errorf("sign request: %w", err)
+			}
+		}
+		var n [18]byte
+		if _, err := io.ReadFull(rand, n[:]); err != nil {
+			return fmt.Errorf("request nonce: %w", err)
+		}
+		return SignRequest(req, body, s, now(), base64.RawURLEncoding.EncodeToString(n[:]))
+	})
 }

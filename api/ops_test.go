@@ -83,7 +83,7 @@ func TestMetricsAndAccessLog(t *testing.T) {
 	}
 	for _, want := range []string{
 		`trove_api_requests_total{code="200",method="GET",route="/healthz"} 1`,
-		`trove_api_requests_total{code="404",method="GET",route="/v1/jobs/:id"} 1`,
+		`trove_api_requests_total{code="401",method="GET",route="/v1/jobs/:id"} 1`,
 		`trove_api_requests_total{code="400",method="GET",route="unmatched"} 1`,
 		`trove_api_request_duration_seconds_count{route="/v1/catalog"} 1`,
 		`trove_jobs{state="succeeded"} 1`,
@@ -113,7 +113,7 @@ func TestMetricsAndAccessLog(t *testing.T) {
 	if err := json.Unmarshal([]byte(lines[2]), &entry); err != nil {
 		t.Fatal(err)
 	}
-	if entry.Msg != "request" || entry.Method != "GET" || entry.Route != "/v1/jobs/:id" || entry.Status != 404 {
+	if entry.Msg != "request" || entry.Method != "GET" || entry.Route != "/v1/jobs/:id" || entry.Status != 401 {
 		t.Fatalf("access log entry %s", lines[2])
 	}
 	for _, secret := range []string{"job_secret123", "127.0.0.1", w.key.DID()} {

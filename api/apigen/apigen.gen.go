@@ -98,21 +98,6 @@ func (e ProblemType) Valid() bool {
 	}
 }
 
-// Defines values for VerificationMethodType.
-const (
-	Multikey VerificationMethodType = "Multikey"
-)
-
-// Valid indicates whether the value is a known member of the VerificationMethodType enum.
-func (e VerificationMethodType) Valid() bool {
-	switch e {
-	case Multikey:
-		return true
-	default:
-		return false
-	}
-}
-
 // Catalog defines model for Catalog.
 type Catalog struct {
 	// Algorithms The built-in algorithm ids the vault runs.
@@ -334,13 +319,12 @@ type VerificationMethod struct {
 	Controller string `json:"controller"`
 	Id         string `json:"id"`
 
-	// PublicKeyMultibase The Ed25519 key, multibase (z, base58btc) with the multicodec prefix 0xed01.
-	PublicKeyMultibase string                 `json:"publicKeyMultibase"`
-	Type               VerificationMethodType `json:"type"`
-}
+	// PublicKeyBase58 The Ed25519 public key
+	PublicKeyBase58 *string `json:"publicKeyBase58,omitempty"`
 
-// VerificationMethodType defines model for VerificationMethod.Type.
-type VerificationMethodType string
+	// Type Example: Ed25519VerificationKey2018
+	Type string `json:"type"`
+}
 
 // ID defines model for ID.
 type ID = string
@@ -470,12 +454,12 @@ func WithRequestEditorFn(fn RequestEditorFn) ClientOption {
 // The interface specification for the client above.
 type ClientInterface interface {
 
-	// GetDIDDocument The vault's DID document.
+	// GetDIDDocument The vault's did:web DID document, for a vault published at a domain.
 	//
-	// The document of the vault's did:key, or, for a vault published at a
-	// domain, of its did:web (which names the did:key in `alsoKnownAs`).
-	// Its key verifies the vault's credentials, checkpoints, receipts
-	// and claims.
+	// A vault with a domain (`TROVE_WEB_HOST`) is `did:web:` that domain; its
+	// document lists the owner's keys (the last one current) and names the
+	// vault's did:key in `alsoKnownAs`. A vault without a domain is its
+	// did:key alone, which needs no document: 404.
 	//
 	// Corresponds with GET /.well-known/did.json (the `GetDIDDocument` operationId).
 	GetDIDDocument(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -659,12 +643,12 @@ type ClientInterface interface {
 	GetStatusList(ctx context.Context, list string, reqEditors ...RequestEditorFn) (*http.Response, error)
 }
 
-// GetDIDDocument The vault's DID document.
+// GetDIDDocument The vault's did:web DID document, for a vault published at a domain.
 //
-// The document of the vault's did:key, or, for a vault published at a
-// domain, of its did:web (which names the did:key in `alsoKnownAs`).
-// Its key verifies the vault's credentials, checkpoints, receipts
-// and claims.
+// A vault with a domain (`TROVE_WEB_HOST`) is `did:web:` that domain; its
+// document lists the owner's keys (the last one current) and names the
+// vault's did:key in `alsoKnownAs`. A vault without a domain is its
+// did:key alone, which needs no document: 404.
 //
 // Corresponds with GET /.well-known/did.json (the `GetDIDDocument` operationId).
 func (c *Client) GetDIDDocument(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1834,12 +1818,12 @@ func WithBaseURL(baseURL string) ClientOption {
 // ClientWithResponsesInterface is the interface specification for the client with responses above.
 type ClientWithResponsesInterface interface {
 
-	// GetDIDDocumentWithResponse The vault's DID document.
+	// GetDIDDocumentWithResponse The vault's did:web DID document, for a vault published at a domain.
 	//
-	// The document of the vault's did:key, or, for a vault published at a
-	// domain, of its did:web (which names the did:key in `alsoKnownAs`).
-	// Its key verifies the vault's credentials, checkpoints, receipts
-	// and claims.
+	// A vault with a domain (`TROVE_WEB_HOST`) is `did:web:` that domain; its
+	// document lists the owner's keys (the last one current) and names the
+	// vault's did:key in `alsoKnownAs`. A vault without a domain is its
+	// did:key alone, which needs no document: 404.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -2059,8 +2043,10 @@ type GetDIDDocumentResponse429Headers struct {
 type GetDIDDocumentResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
-	// JSON200 the response for an HTTP 200 `application/json` response
-	JSON200 *DIDDocument
+	// ApplicationdidJSON200 the response for an HTTP 200 `application/did+json` response
+	ApplicationdidJSON200 *DIDDocument
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooMany
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
@@ -2069,9 +2055,14 @@ type GetDIDDocumentResponse struct {
 	Headers429 *GetDIDDocumentResponse429Headers
 }
 
-// GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r GetDIDDocumentResponse) GetJSON200() *DIDDocument {
-	return r.JSON200
+// GetApplicationdidJSON200 returns the response for an HTTP 200 `application/did+json` response
+func (r GetDIDDocumentResponse) GetApplicationdidJSON200() *DIDDocument {
+	return r.ApplicationdidJSON200
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetDIDDocumentResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
 }
 
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
@@ -2435,6 +2426,8 @@ type AcknowledgeClaimResponse struct {
 	JSON200 *Claim
 	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
 	ApplicationproblemJSON400 *Invalid
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
@@ -2457,6 +2450,11 @@ func (r AcknowledgeClaimResponse) GetJSON200() *Claim {
 // GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
 func (r AcknowledgeClaimResponse) GetApplicationproblemJSON400() *Invalid {
 	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r AcknowledgeClaimResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
 }
 
 // GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
@@ -2525,6 +2523,8 @@ type DisputeClaimResponse struct {
 	JSON200 *Claim
 	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
 	ApplicationproblemJSON400 *Invalid
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
@@ -2547,6 +2547,11 @@ func (r DisputeClaimResponse) GetJSON200() *Claim {
 // GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
 func (r DisputeClaimResponse) GetApplicationproblemJSON400() *Invalid {
 	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r DisputeClaimResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
 }
 
 // GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
@@ -3460,12 +3465,12 @@ func (r GetStatusListResponse) ContentType() string {
 	return ""
 }
 
-// GetDIDDocumentWithResponse The vault's DID document.
+// GetDIDDocumentWithResponse The vault's did:web DID document, for a vault published at a domain.
 //
-// The document of the vault's did:key, or, for a vault published at a
-// domain, of its did:web (which names the did:key in `alsoKnownAs`).
-// Its key verifies the vault's credentials, checkpoints, receipts
-// and claims.
+// A vault with a domain (`TROVE_WEB_HOST`) is `did:web:` that domain; its
+// document lists the owner's keys (the last one current) and names the
+// vault's did:key in `alsoKnownAs`. A vault without a domain is its
+// did:key alone, which needs no document: 404.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -3839,7 +3844,14 @@ func ParseGetDIDDocumentResponse(rsp *http.Response) (*GetDIDDocumentResponse, e
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
-		response.JSON200 = &dest
+		response.ApplicationdidJSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
 		var dest TooMany
@@ -4157,6 +4169,13 @@ func ParseAcknowledgeClaimResponse(rsp *http.Response) (*AcknowledgeClaimRespons
 		}
 		response.ApplicationproblemJSON400 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
 		var dest Forbidden
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -4237,6 +4256,13 @@ func ParseDisputeClaimResponse(rsp *http.Response) (*DisputeClaimResponse, error
 			return nil, err
 		}
 		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
 		var dest Forbidden
@@ -5051,7 +5077,7 @@ func ParseGetStatusListResponse(rsp *http.Response) (*GetStatusListResponse, err
 
 // ServerInterface represents all server handlers.
 type ServerInterface interface {
-	// GetDIDDocument The vault's DID document.
+	// GetDIDDocument The vault's did:web DID document, for a vault published at a domain.
 	// (GET /.well-known/did.json)
 	GetDIDDocument(ctx echo.Context) error
 	// GetHealth Liveness of the vault.
