@@ -9,4 +9,12 @@
 // URI is stable; trove.Error codes map to HTTP statuses in exactly one
 // place (problem.go). The server listens before it serves, so tests use
 // 127.0.0.1:0 and read the port back.
+//
+// openapi.yaml describes the API (served at GET /openapi.yaml); package
+// apigen is generated from it by oapi-codegen (go generate): types, a
+// client (NewGenerated, SignWith, Check) and the echo server interface,
+// whose wrappers every route goes through (operations.go). Limits (rates
+// per address and per requester, connections per address, concurrent job
+// uploads, canonical paths) are in limits.go; Metrics, served on the
+// owner's listener, and the access log in metrics.go.
 package api

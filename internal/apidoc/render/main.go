@@ -1,5 +1,3 @@
-// Command render writes the HTML reference of api/openapi.yaml to the file
-// named by its argument.
 package main
 
 import (
