@@ -126,7 +126,7 @@ type CatalogDataset struct {
 
 // CatalogPolicy The owner's standing rules, published so requesters know the terms before they ask.
 type CatalogPolicy struct {
-	// Hash The rule set's hash
+	// Hash The rule set's hash, which the log names with each automatic decision.
 	Hash    string   `json:"hash"`
 	Summary []string `json:"summary"`
 }
@@ -188,10 +188,10 @@ type ConsentRequestBody struct {
 type ConsentRequestStatus struct {
 	ConsentId *string `json:"consent_id,omitempty"`
 
-	// CounterOffer The owner's signed counter-offer
+	// CounterOffer The owner's signed counter-offer, while countered.
 	CounterOffer *string `json:"counter_offer,omitempty"`
 
-	// Credential The consent VC-JWT
+	// Credential The consent VC-JWT, once approved.
 	Credential *string `json:"credential,omitempty"`
 	Id         string  `json:"id"`
 
@@ -266,13 +266,13 @@ type JobBody struct {
 	// Algorithm A built-in id (builtin:stats@1) or the sha256 hex of module.
 	Algorithm string `json:"algorithm"`
 
-	// Module The WebAssembly module
+	// Module The WebAssembly module, base64.
 	Module *[]byte `json:"module,omitempty"`
 
 	// Params Passed to the algorithm; any JSON value.
 	Params json.RawMessage `json:"params,omitempty"`
 
-	// Presentation The VP-JWT holding the consent credential
+	// Presentation The VP-JWT holding the consent credential, bound to a challenge.
 	Presentation string `json:"presentation"`
 }
 
@@ -281,7 +281,7 @@ type Problem struct {
 	// Detail For people; internal errors have none.
 	Detail *string `json:"detail,omitempty"`
 
-	// Reason A machine-readable refinement of type
+	// Reason A machine-readable refinement of type, such as nonce_invalid.
 	Reason *string `json:"reason,omitempty"`
 	Status int     `json:"status"`
 	Title  string  `json:"title"`
@@ -319,7 +319,7 @@ type VerificationMethod struct {
 	Controller string `json:"controller"`
 	Id         string `json:"id"`
 
-	// PublicKeyBase58 The Ed25519 public key
+	// PublicKeyBase58 The Ed25519 public key, base58btc.
 	PublicKeyBase58 *string `json:"publicKeyBase58,omitempty"`
 
 	// Type Example: Ed25519VerificationKey2018
@@ -2156,13 +2156,13 @@ type GetOpenAPIResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// YAML200 the response for an HTTP 200 `application/yaml` response
-	YAML200 *string
+	YAML200 *map[string]interface{}
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
 	ApplicationproblemJSONDefault *Problem
 }
 
 // GetYAML200 returns the response for an HTTP 200 `application/yaml` response
-func (r GetOpenAPIResponse) GetYAML200() *string {
+func (r GetOpenAPIResponse) GetYAML200() *map[string]interface{} {
 	return r.YAML200
 }
 
@@ -3933,7 +3933,7 @@ func ParseGetOpenAPIResponse(rsp *http.Response) (*GetOpenAPIResponse, error) {
 
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "yaml") && rsp.StatusCode == 200:
-		var dest string
+		var dest map[string]interface{}
 		if err := yaml.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
