@@ -93,7 +93,7 @@ func errorFromResponse(resp *http.Response) error {
 	var p Problem
 	if strings.HasPrefix(resp.Header.Get("Content-Type"), "application/problem+json") && json.Unmarshal(body, &p) == nil {
 		code := trove.Code(strings.TrimPrefix(p.Type, ProblemTypeBase))
-		if !strings.HasPrefix(p.Type, ProblemTypeBase) {
+		if !strings.HasPrefix(p.Type, ProblemTypeBase) || !knownCode(code) {
 			code = codeOf(resp.StatusCode)
 		}
 		msg := p.Detail
@@ -103,6 +103,11 @@ func errorFromResponse(resp *http.Response) error {
 		return &trove.Error{Code: code, Reason: p.Reason, Message: msg}
 	}
 	return &trove.Error{Code: codeOf(resp.StatusCode), Message: fmt.Sprintf("the vault answered %s", resp.Status)}
+}
+
+// knownCode reports whether c is one of trove's error codes.
+func knownCode(c trove.Code) bool {
+	return c == trove.EINTERNAL || codeOf(statusOf(c)) == c
 }
 
 // IsProblem reports whether err came from a problem with the given reason.
