@@ -8,7 +8,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"mime/multipart"
 	"net/http"
+	"net/textproto"
 	"net/url"
 	"strings"
 	"time"
@@ -70,13 +72,20 @@ func (c *Client) BaseURL() string { return c.base }
 // nil), turning problem documents into *trove.Error.
 func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
 	var raw []byte
+	contentType := ""
 	if in != nil {
 		b, err := json.Marshal(in)
 		if err != nil {
 			return err
 		}
-		raw = b
+		raw, contentType = b, "application/json"
 	}
+	return c.send(ctx, method, path, contentType, raw, out)
+}
+
+// send sends raw as a body of contentType ("" for none), signed when the
+// client signs, and decodes the answer as do does.
+func (c *Client) send(ctx context.Context, method, path, contentType string, raw []byte, out any) error {
 	req, err := http.NewRequestWithContext(ctx, method, c.base+path, bytes.NewReader(raw))
 	if err != nil {
 		return err
@@ -90,8 +99,8 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 			return err
 		}
 	}
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
 	}
 	req.Header.Set("Accept", "application/json")
 	resp, err := c.http.Do(req)
@@ -153,9 +162,48 @@ func (c *Client) Challenge(ctx context.Context) (*Challenge, error) {
 }
 
 // SubmitJob runs a job and returns it once finished.
+//
+// A job with a module is sent as a multipart upload (UploadJobPart, then
+// UploadModulePart), which the vault streams instead of decoding base64.
 func (c *Client) SubmitJob(ctx context.Context, body JobBody) (*vault.Job, error) {
 	var job vault.Job
-	return &job, c.do(ctx, http.MethodPost, "/v1/jobs", body, &job)
+	if len(body.Module) == 0 {
+		return &job, c.do(ctx, http.MethodPost, "/v1/jobs", body, &job)
+	}
+	raw, contentType, err := jobUpload(body)
+	if err != nil {
+		return nil, err
+	}
+	return &job, c.send(ctx, http.MethodPost, "/v1/jobs", contentType, raw, &job)
+}
+
+// jobUpload encodes a job with a module as the multipart body of a
+// streamed upload.
+func jobUpload(body JobBody) ([]byte, string, error) {
+	module := body.Module
+	body.Module = nil
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	jw, err := mw.CreatePart(textproto.MIMEHeader{
+		"Content-Disposition": {`form-data; name="` + UploadJobPart + `"`}, "Content-Type": {"application/json"}})
+	if err != nil {
+		return nil, "", err
+	}
+	if err := json.NewEncoder(jw).Encode(body); err != nil {
+		return nil, "", err
+	}
+	ww, err := mw.CreatePart(textproto.MIMEHeader{
+		"Content-Disposition": {`form-data; name="` + UploadModulePart + `"; filename="module.wasm"`}, "Content-Type": {"application/wasm"}})
+	if err != nil {
+		return nil, "", err
+	}
+	if _, err := ww.Write(module); err != nil {
+		return nil, "", err
+	}
+	if err := mw.Close(); err != nil {
+		return nil, "", err
+	}
+	return buf.Bytes(), mw.FormDataContentType(), nil
 }
 
 // Job returns a job by id.

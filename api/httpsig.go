@@ -7,7 +7,9 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
+	"mime"
 	"net/http"
 	"slices"
 	"strconv"
@@ -320,6 +322,13 @@ func (n *nonceCache) use(key string, now, forgetAt time.Time) error {
 // verifyRequest authenticates r, whose body is body, and returns the
 // signer's DID.
 func (s *Server) verifyRequest(r *http.Request, body []byte) (string, error) {
+	return s.verifyRequestDigest(r, contentDigest(body))
+}
+
+// verifyRequestDigest authenticates r as if its body had the given
+// Content-Digest; a streamed body is checked against it as it is read
+// (see digestReader).
+func (s *Server) verifyRequestDigest(r *http.Request, digest string) (string, error) {
 	unauth := func(msg string, err error) error {
 		return &trove.Error{Code: trove.EUNAUTHORIZED, Reason: "bad_request_signature", Message: msg, Err: err}
 	}
@@ -338,7 +347,6 @@ func (s *Server) verifyRequest(r *http.Request, body []byte) (string, error) {
 	if err != nil {
 		return "", unauth(err.Error(), nil)
 	}
-	digest := contentDigest(body)
 	if got := r.Header.Values("Content-Digest"); len(got) != 1 || got[0] != digest {
 		return "", unauth("Content-Digest is missing or does not match the body", nil)
 	}
@@ -380,6 +388,19 @@ const requesterKey = "trove.requester"
 func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		r := c.Request()
+		if streamed(r) {
+			// The body is not read here: the signature is checked over the
+			// Content-Digest it claims, and the body against that digest as
+			// the handler streams it.
+			want := r.Header.Get("Content-Digest")
+			requester, err := s.verifyRequestDigest(r, want)
+			if err != nil {
+				return err
+			}
+			r.Body = &digestReader{r: r.Body, h: sha256.New(), want: want}
+			c.Set(requesterKey, requester)
+			return next(c)
+		}
 		body, err := io.ReadAll(r.Body)
 		if err != nil {
 			var tooLarge *http.MaxBytesError
@@ -403,3 +424,41 @@ func requesterOf(c echo.Context) string {
 	s, _ := c.Get(requesterKey).(string)
 	return s
 }
+
+// streamed reports whether r is an upload its handler streams (a job as
+// multipart/form-data), whose body authenticate must not buffer.
+func streamed(r *http.Request) bool {
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	return r.Method == http.MethodPost && r.URL.Path == "/v1/jobs" && mt == "multipart/form-data"
+}
+
+// errDigestMismatch is what reading a streamed body returns at its end
+// when the body is not the one its Content-Digest, and so its signature,
+// names.
+var errDigestMismatch = &trove.Error{Code: trove.EUNAUTHORIZED, Reason: "bad_request_signature", Message: "Content-Digest does not match the body"}
+
+// digestReader hashes a body as it is read and, at its end, fails unless
+// the body has the expected Content-Digest.
+type digestReader struct {
+	r    io.ReadCloser
+	h    hash.Hash
+	want string
+	done bool
+}
+
+func (d *digestReader) Read(p []byte) (int, error) {
+	if d.done {
+		return 0, io.EOF
+	}
+	n, err := d.r.Read(p)
+	d.h.Write(p[:n])
+	if errors.Is(err, io.EOF) {
+		if "sha-256=:"+base64.StdEncoding.EncodeToString(d.h.Sum(nil))+":" != d.want {
+			return n, errDigestMismatch
+		}
+		d.done = true
+	}
+	return n, err
+}
+
+func (d *digestReader) Close() error { return d.r.Close() }

@@ -349,6 +349,9 @@ func (s *Server) challenge(c echo.Context) error {
 }
 
 func (s *Server) submitJob(c echo.Context) error {
+	if streamed(c.Request()) {
+		return s.submitJobUpload(c)
+	}
 	var body JobBody
 	if err := decode(c, &body); err != nil {
 		return err

@@ -18,6 +18,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"github.com/oapi-codegen/runtime"
+	openapi_types "github.com/oapi-codegen/runtime/types"
 )
 
 // Defines values for FieldKind.
@@ -353,6 +354,12 @@ type Unauthorized = Problem
 // Unavailable An RFC 9457 problem document.
 type Unavailable = Problem
 
+// SubmitJobMultipartBody defines parameters for SubmitJob.
+type SubmitJobMultipartBody struct {
+	Job    JobBody            `json:"job"`
+	Module openapi_types.File `json:"module"`
+}
+
 // GetConsistencyProofParams defines parameters for GetConsistencyProof.
 type GetConsistencyProofParams struct {
 	From uint64 `form:"from" json:"from"`
@@ -379,6 +386,9 @@ type ReplyToCounterOfferJSONRequestBody = CounterReplyBody
 
 // SubmitJobJSONRequestBody defines body for SubmitJob for application/json ContentType.
 type SubmitJobJSONRequestBody = JobBody
+
+// SubmitJobMultipartRequestBody defines body for SubmitJob for multipart/form-data ContentType.
+type SubmitJobMultipartRequestBody SubmitJobMultipartBody
 
 // RequestEditorFn is the function signature for the RequestEditor callback function
 type RequestEditorFn func(ctx context.Context, req *http.Request) error
@@ -580,8 +590,9 @@ type ClientInterface interface {
 	// The presentation (VP-JWT) holds the consent credential and is bound
 	// to a challenge nonce and the vault's DID. The algorithm is a
 	// built-in id or the sha256 of the WebAssembly module sent in
-	// `module`. The answer comes when the job has finished (or is held
-	// for the owner's review): the result only with a durable receipt.
+	// `module` (base64 in JSON, or streamed as multipart/form-data).
+	// The answer comes when the job has finished (or is held for the
+	// owner's review): the result only with a durable receipt.
 	// A busy vault answers 429 with `Retry-After` before the nonce is
 	// used.
 	//
@@ -595,8 +606,9 @@ type ClientInterface interface {
 	// The presentation (VP-JWT) holds the consent credential and is bound
 	// to a challenge nonce and the vault's DID. The algorithm is a
 	// built-in id or the sha256 of the WebAssembly module sent in
-	// `module`. The answer comes when the job has finished (or is held
-	// for the owner's review): the result only with a durable receipt.
+	// `module` (base64 in JSON, or streamed as multipart/form-data).
+	// The answer comes when the job has finished (or is held for the
+	// owner's review): the result only with a durable receipt.
 	// A busy vault answers 429 with `Retry-After` before the nonce is
 	// used.
 	//
@@ -919,8 +931,9 @@ func (c *Client) ReplyToCounterOffer(ctx context.Context, id ID, body ReplyToCou
 // The presentation (VP-JWT) holds the consent credential and is bound
 // to a challenge nonce and the vault's DID. The algorithm is a
 // built-in id or the sha256 of the WebAssembly module sent in
-// `module`. The answer comes when the job has finished (or is held
-// for the owner's review): the result only with a durable receipt.
+// `module` (base64 in JSON, or streamed as multipart/form-data).
+// The answer comes when the job has finished (or is held for the
+// owner's review): the result only with a durable receipt.
 // A busy vault answers 429 with `Retry-After` before the nonce is
 // used.
 //
@@ -944,8 +957,9 @@ func (c *Client) SubmitJobWithBody(ctx context.Context, contentType string, body
 // The presentation (VP-JWT) holds the consent credential and is bound
 // to a challenge nonce and the vault's DID. The algorithm is a
 // built-in id or the sha256 of the WebAssembly module sent in
-// `module`. The answer comes when the job has finished (or is held
-// for the owner's review): the result only with a durable receipt.
+// `module` (base64 in JSON, or streamed as multipart/form-data).
+// The answer comes when the job has finished (or is held for the
+// owner's review): the result only with a durable receipt.
 // A busy vault answers 429 with `Retry-After` before the nonce is
 // used.
 //
@@ -1958,8 +1972,9 @@ type ClientWithResponsesInterface interface {
 	// The presentation (VP-JWT) holds the consent credential and is bound
 	// to a challenge nonce and the vault's DID. The algorithm is a
 	// built-in id or the sha256 of the WebAssembly module sent in
-	// `module`. The answer comes when the job has finished (or is held
-	// for the owner's review): the result only with a durable receipt.
+	// `module` (base64 in JSON, or streamed as multipart/form-data).
+	// The answer comes when the job has finished (or is held for the
+	// owner's review): the result only with a durable receipt.
 	// A busy vault answers 429 with `Retry-After` before the nonce is
 	// used.
 	//
@@ -1973,8 +1988,9 @@ type ClientWithResponsesInterface interface {
 	// The presentation (VP-JWT) holds the consent credential and is bound
 	// to a challenge nonce and the vault's DID. The algorithm is a
 	// built-in id or the sha256 of the WebAssembly module sent in
-	// `module`. The answer comes when the job has finished (or is held
-	// for the owner's review): the result only with a durable receipt.
+	// `module` (base64 in JSON, or streamed as multipart/form-data).
+	// The answer comes when the job has finished (or is held for the
+	// owner's review): the result only with a durable receipt.
 	// A busy vault answers 429 with `Retry-After` before the nonce is
 	// used.
 	//
@@ -3695,8 +3711,9 @@ func (c *ClientWithResponses) ReplyToCounterOfferWithResponse(ctx context.Contex
 // The presentation (VP-JWT) holds the consent credential and is bound
 // to a challenge nonce and the vault's DID. The algorithm is a
 // built-in id or the sha256 of the WebAssembly module sent in
-// `module`. The answer comes when the job has finished (or is held
-// for the owner's review): the result only with a durable receipt.
+// `module` (base64 in JSON, or streamed as multipart/form-data).
+// The answer comes when the job has finished (or is held for the
+// owner's review): the result only with a durable receipt.
 // A busy vault answers 429 with `Retry-After` before the nonce is
 // used.
 //
@@ -3716,8 +3733,9 @@ func (c *ClientWithResponses) SubmitJobWithBodyWithResponse(ctx context.Context,
 // The presentation (VP-JWT) holds the consent credential and is bound
 // to a challenge nonce and the vault's DID. The algorithm is a
 // built-in id or the sha256 of the WebAssembly module sent in
-// `module`. The answer comes when the job has finished (or is held
-// for the owner's review): the result only with a durable receipt.
+// `module` (base64 in JSON, or streamed as multipart/form-data).
+// The answer comes when the job has finished (or is held for the
+// owner's review): the result only with a durable receipt.
 // A busy vault answers 429 with `Retry-After` before the nonce is
 // used.
 //
