@@ -2,6 +2,7 @@ package apidoc
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"html"
 	"html/template"
@@ -83,7 +84,7 @@ type op struct {
 	Description               template.HTML
 	Signed                    bool
 	Params                    []param
-	Body                      string // media type and schema
+	Bodies                    []response // media type, schema and example of each request body
 	Responses                 []response
 }
 
@@ -92,6 +93,29 @@ type param struct{ Name, In, Type, Required string }
 type response struct {
 	Status, Description, Media string
 	Schema                     template.HTML
+	Example                    string        // JSON, indented
+	Prose                      template.HTML // a request body's description
+}
+
+// example renders a media type's example as indented JSON ("" if none or
+// not JSON-able).
+func example(media node) string {
+	ex := media.get("example")
+	if ex.n == nil {
+		return ""
+	}
+	var v any
+	if err := ex.n.Decode(&v); err != nil {
+		return ""
+	}
+	if str, ok := v.(string); ok {
+		return str
+	}
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return ""
+	}
+	return string(b)
 }
 
 type schema struct {
@@ -188,10 +212,8 @@ func Render(spec []byte) ([]byte, error) {
 				o.Params = append(o.Params, param{pa.get("name").str(), pa.get("in").str(), string(typeOf(pa.get("schema"))), req})
 			}
 			for _, c := range m.val.get("requestBody").get("content").pairs() {
-				o.Body = c.key
-				if s := c.val.get("schema").get("$ref").str(); s != "" {
-					o.Body += " " + s[strings.LastIndex(s, "/")+1:]
-				}
+				sch := c.val.get("schema")
+				o.Bodies = append(o.Bodies, response{Media: c.key, Schema: typeOf(sch), Prose: prose(sch.get("description").str()), Example: example(c.val)})
 			}
 			for _, r := range m.val.get("responses").pairs() {
 				rn := r.val
@@ -201,6 +223,9 @@ func Render(spec []byte) ([]byte, error) {
 				resp := response{Status: r.key, Description: rn.get("description").str()}
 				for _, c := range rn.get("content").pairs() {
 					resp.Media, resp.Schema = c.key, typeOf(c.val.get("schema"))
+					if strings.HasPrefix(r.key, "2") {
+						resp.Example = example(c.val)
+					}
 				}
 				o.Responses = append(o.Responses, resp)
 			}
@@ -258,6 +283,7 @@ h2{border-bottom:1px solid #ccc;margin-top:2.5rem}
 .GET{color:#0a5}.POST{color:#05a}
 table{border-collapse:collapse;width:100%;margin:.5rem 0}
 td,th{border:1px solid #ddd;padding:.2rem .5rem;text-align:left;vertical-align:top}
+pre{background:#f6f6f6;padding:.5rem;overflow-x:auto;font-size:.85rem}
 .signed{font-size:.8rem;background:#fe8;border-radius:3px;padding:0 .3rem}
 nav a{margin-right:.8rem}
 </style>
@@ -278,10 +304,12 @@ nav a{margin-right:.8rem}
 {{if .Params}}<table><tr><th>parameter</th><th>in</th><th>type</th><th></th></tr>
 {{range .Params}}<tr><td><code>{{.Name}}</code></td><td>{{.In}}</td><td>{{.Type}}</td><td>{{.Required}}</td></tr>
 {{end}}</table>{{end}}
-{{if .Body}}<p>Body: <code>{{.Body}}</code></p>{{end}}
+{{range .Bodies}}<p>Body: <code>{{.Media}}</code> {{.Schema}}</p>{{.Prose}}
+{{if .Example}}<pre>{{.Example}}</pre>{{end}}{{end}}
 <table><tr><th>status</th><th>meaning</th><th>body</th></tr>
 {{range .Responses}}<tr><td>{{.Status}}</td><td>{{.Description}}</td><td>{{if .Media}}<code>{{.Media}}</code> {{.Schema}}{{end}}</td></tr>
 {{end}}</table>
+{{range .Responses}}{{if .Example}}<p>Example {{.Status}}:</p><pre>{{.Example}}</pre>{{end}}{{end}}
 </div>
 {{end}}{{end}}
 <h2 id="schemas">schemas</h2>
