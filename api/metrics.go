@@ -140,12 +140,25 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 			route = "unmatched"
 		}
 		r, res := c.Request(), c.Response()
+		method := knownMethod(r.Method)
 		if s.metrics != nil {
-			s.metrics.observe(route, r.Method, res.Status, d)
+			s.metrics.observe(route, method, res.Status, d)
 		}
 		s.Logger.LogAttrs(context.WithoutCancel(r.Context()), slog.LevelInfo, "request",
-			slog.String("method", r.Method), slog.String("route", route), slog.Int("status", res.Status),
+			slog.String("method", method), slog.String("route", route), slog.Int("status", res.Status),
 			slog.Int64("bytes_in", max(r.ContentLength, 0)), slog.Int64("bytes_out", res.Size), slog.Duration("duration", d))
 		return nil
 	}
+}
+
+// knownMethod returns an HTTP method as is if it is a standard one and
+// "other" if not: a client chooses the method, and neither the metrics'
+// labels nor the log may grow with what it invents.
+func knownMethod(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodConnect, http.MethodOptions, http.MethodTrace:
+		return m
+	}
+	return "other"
 }

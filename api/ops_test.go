@@ -64,6 +64,16 @@ func TestMetricsAndAccessLog(t *testing.T) {
 	for _, p := range []string{"/healthz", "/v1/catalog", "/v1/jobs/job_secret123", "/v1//x"} {
 		get(t, srv.URL()+p)
 	}
+	// A method of the client's invention is counted as "other".
+	req, err := http.NewRequest("INVENTED", srv.URL()+"/v1/catalog", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
 
 	uiSrv, err := ui.NewServer(w.vault, ui.Config{Addr: "127.0.0.1:0", Metrics: metrics.Handler()})
 	if err != nil {
@@ -85,7 +95,8 @@ func TestMetricsAndAccessLog(t *testing.T) {
 		`trove_api_requests_total{code="200",method="GET",route="/healthz"} 1`,
 		`trove_api_requests_total{code="401",method="GET",route="/v1/jobs/:id"} 1`,
 		`trove_api_requests_total{code="400",method="GET",route="unmatched"} 1`,
-		`trove_api_request_duration_seconds_count{route="/v1/catalog"} 1`,
+		`trove_api_request_duration_seconds_count{route="/v1/catalog"} 2`,
+		`trove_api_requests_total{code="404",method="other",route="/v1/catalog"} 1`,
 		`trove_jobs{state="succeeded"} 1`,
 		`trove_jobs{state="failed"} 0`,
 		`trove_job_queue{phase="running"} 0`,
@@ -103,8 +114,8 @@ func TestMetricsAndAccessLog(t *testing.T) {
 	}
 
 	lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
-	if len(lines) != 4 {
-		t.Fatalf("%d access log lines, want 4:\n%s", len(lines), logs.String())
+	if len(lines) != 5 {
+		t.Fatalf("%d access log lines, want 5:\n%s", len(lines), logs.String())
 	}
 	var entry struct {
 		Msg, Method, Route string
@@ -116,7 +127,7 @@ func TestMetricsAndAccessLog(t *testing.T) {
 	if entry.Msg != "request" || entry.Method != "GET" || entry.Route != "/v1/jobs/:id" || entry.Status != 401 {
 		t.Fatalf("access log entry %s", lines[2])
 	}
-	for _, secret := range []string{"job_secret123", "127.0.0.1", w.key.DID()} {
+	for _, secret := range []string{"job_secret123", "127.0.0.1", w.key.DID(), "INVENTED"} {
 		if strings.Contains(logs.String(), secret) {
 			t.Errorf("the access log holds %q", secret)
 		}
