@@ -96,14 +96,20 @@ func TestServesUnderAbuse(t *testing.T) {
 	c.Close()
 	healthy("after a hung-up upload")
 
-	// Many idle connections from other clients are held open (each
-	// under the per-address cap; here all are from 127.0.0.1, so stay
-	// below it) without the server refusing service.
+	// A thousand idle connections from twenty addresses (127.0.0.2 to
+	// .21, each under the per-address cap) and two hundred from one more
+	// (over it: all but the cap are closed at once) do not stop service.
 	var idle []net.Conn
-	for range 40 {
-		idle = append(idle, dial())
+	for i := range 1200 {
+		ip := net.IPv4(127, 0, 0, byte(2+min(i/50, 20)))
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: ip}}
+		c, err := d.Dial("tcp", addr)
+		if err != nil {
+			t.Fatalf("connection %d from %s: %v", i, ip, err)
+		}
+		idle = append(idle, c)
 	}
-	healthy("with 40 idle connections open")
+	healthy("with 1200 idle connections open")
 	for _, c := range idle {
 		c.Close()
 	}
