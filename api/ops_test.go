@@ -150,20 +150,7 @@ func TestShutdownFailsJobsInFlightCleanly(t *testing.T) {
 		_, err := w.client.SubmitJob(w.ctx, api.JobBody{Presentation: vp, Algorithm: h, Module: module, Params: json.RawMessage(`{"mode":"loop"}`)})
 		done <- err
 	}()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		jobs, err := w.vault.Jobs(w.ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(jobs) == 1 && jobs[0].State == vault.JobRunning {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the job never started: %+v", jobs)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	w.waitForJob(func(j vault.Job) bool { return j.State == vault.JobRunning })
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	if err := w.srv.Close(ctx); err == nil {
@@ -179,5 +166,37 @@ func TestShutdownFailsJobsInFlightCleanly(t *testing.T) {
 	<-done
 	if _, err := w.vault.VerifyLog(w.ctx); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A job in flight when shutdown starts is let finish within the grace
+// period: Close waits for it and its requester gets the answer.
+func TestShutdownLetsJobsInFlightFinish(t *testing.T) {
+	w := newWorldWith(t, func(c *vault.Config) {
+		c.Compute = compute.DefaultConfig()
+		c.Compute.Timeout = time.Second // the spinning module ends, failed, after a second
+	})
+	module := hostile(t)
+	h := compute.ModuleHash(module)
+	cred := w.consent(h, 1, time.Hour)
+	vp := w.present(w.key, cred)
+	type answer struct {
+		job *vault.Job
+		err error
+	}
+	done := make(chan answer, 1)
+	go func() {
+		job, err := w.client.SubmitJob(w.ctx, api.JobBody{Presentation: vp, Algorithm: h, Module: module, Params: json.RawMessage(`{"mode":"loop"}`)})
+		done <- answer{job, err}
+	}()
+	w.waitForJob(func(j vault.Job) bool { return j.State == vault.JobRunning })
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := w.srv.Close(ctx); err != nil {
+		t.Fatalf("Close with time to spare: %v", err)
+	}
+	a := <-done
+	if a.err != nil || a.job.State != vault.JobFailed || a.job.Reason != "timeout" {
+		t.Fatalf("the requester got %+v, %v; want its job, failed on its own timeout", a.job, a.err)
 	}
 }
