@@ -60,7 +60,8 @@ type Server struct {
 	Logger *slog.Logger
 	// Now is the clock request signatures are checked against; default
 	// time.Now. Set it before Open.
-	Now    func() time.Time
+	Now func() time.Time
+
 	nonces nonceCache
 
 	metrics  *Metrics
@@ -148,8 +149,8 @@ func (s *Server) Close(ctx context.Context) error {
 	err := s.http.Shutdown(ctx)
 	s.stop()
 	if err != nil {
+		s.http.Close() // no request starts any more
 		s.inflight.Wait()
-		s.http.Close()
 		return fmt.Errorf("stop the API server: requests still running were cancelled: %w", err)
 	}
 	return nil
