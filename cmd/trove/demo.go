@@ -97,6 +97,8 @@ func runDemo(ctx context.Context, cfg *Config, keep string, serve bool) error {
 	say("   Its digest (a Merkle root over the chunks): %s\n", d.Digest)
 
 	srv := api.NewServer(v, "127.0.0.1:0", slog.New(slog.DiscardHandler))
+	metrics := api.NewMetrics(v)
+	srv.SetMetrics(metrics)
 	if err := srv.Open(); err != nil {
 		return err
 	}
@@ -199,7 +201,7 @@ func runDemo(ctx context.Context, cfg *Config, keep string, serve bool) error {
 		say("  TROVE_PASSPHRASE=$(cat %s) trove --home %s log verify", filepath.Join(dir, "PASSPHRASE"), filepath.Join(dir, "vault"))
 	}
 	if serve {
-		uiSrv, err := ui.NewServer(v, ui.Config{Addr: "127.0.0.1:0", LinkFile: filepath.Join(v.Home(), ui.LinkFileName)})
+		uiSrv, err := ui.NewServer(v, ui.Config{Addr: "127.0.0.1:0", LinkFile: filepath.Join(v.Home(), ui.LinkFileName), Metrics: metrics.Handler()})
 		if err != nil {
 			return err
 		}
