@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"os"
@@ -337,8 +338,24 @@ func TestDemoServeKeepsServingUntilInterrupted(t *testing.T) {
 	if h, err := client.Health(ctx); err != nil || h.Status != "ok" {
 		t.Fatalf("health after the demo: %+v, %v", h, err)
 	}
-	if !strings.Contains(out.String(), "The owner's UI is at http://127.0.0.1:") {
+	uiURL := regexp.MustCompile(`The owner's UI is at (http://127\.0\.0\.1:\d+)`).FindStringSubmatch(out.String())
+	if uiURL == nil {
 		t.Fatalf("demo --serve did not print the UI's address:\n%s", out.String())
+	}
+	// Prometheus metrics on the owner's listener, not the public one.
+	resp, err := http.Get(uiURL[1] + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `trove_jobs{state="succeeded"} 1`) {
+		t.Fatalf("GET /metrics on the UI: %s\n%s", resp.Status, body)
+	}
+	if resp, err := http.Get(url + "/metrics"); err != nil || resp.StatusCode != 404 {
+		t.Fatalf("GET /metrics on the public API: %v, %v", resp, err)
+	} else {
+		resp.Body.Close()
 	}
 	cancel()
 	if code := <-done; code != 0 {
