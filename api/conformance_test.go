@@ -3,6 +3,7 @@ package api_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -18,7 +19,9 @@ import (
 
 	"github.com/trove-project/trove/api"
 	"github.com/trove-project/trove/api/apigen"
+	"github.com/trove-project/trove/compute"
 	"github.com/trove-project/trove/consent"
+	"github.com/trove-project/trove/examples"
 )
 
 // loadSpec parses and validates openapi.yaml, examples included.
@@ -152,6 +155,24 @@ func TestAnswersConformToSpec(t *testing.T) {
 	must("inclusion", api.Check(anon.GetInclusionProofWithResponse(ctx, &apigen.GetInclusionProofParams{Index: 0, Size: 2})))
 	must("consistency", api.Check(anon.GetConsistencyProofWithResponse(ctx, &apigen.GetConsistencyProofParams{From: 1, To: 2})))
 	must("entry", api.Check(anon.GetLogEntryWithResponse(ctx, 0)))
+	// A module streamed as multipart/form-data.
+	module := examples.ColStats()
+	mreq := w.request(w.key, compute.ModuleHash(module), 1, time.Hour)
+	mreq.ID = "req-module"
+	token, err = consent.SignRequest(w.key, mreq, w.clock.Now())
+	must("sign module request", err)
+	must("submit module request", api.Check(c.SubmitConsentRequestWithResponse(ctx, apigen.ConsentRequestBody{Request: token})))
+	_, err = w.vault.Approve(w.ctx, mreq.ID)
+	must("approve module", err)
+	mst, err := c.GetConsentRequestWithResponse(ctx, mreq.ID)
+	must("get module request", api.Check(mst, err))
+	ch, err = c.GetChallengeWithResponse(ctx)
+	must("challenge", api.Check(ch, err))
+	vp, err = consent.Present(w.key, *mst.JSON200.Credential, ch.JSON200.Nonce, ch.JSON200.Audience, w.clock.Now(), 5*time.Minute)
+	must("present", err)
+	jobPart, _ := json.Marshal(apigen.JobBody{Presentation: vp, Algorithm: compute.ModuleHash(module)})
+	upload, ct := multipartJob(t, [3]string{api.UploadJobPart, "application/json", string(jobPart)}, [3]string{api.UploadModulePart, "application/wasm", string(module)})
+	must("streamed job", api.Check(c.SubmitJobWithBodyWithResponse(ctx, ct, strings.NewReader(upload))))
 	// Problems.
 	c.GetJobWithResponse(ctx, "job_nope")
 	anon.GetJobWithResponse(ctx, "job_nope")
@@ -164,7 +185,7 @@ func TestAnswersConformToSpec(t *testing.T) {
 		t.Error(e)
 	}
 	for _, want := range []string{"getHealth 200", "getCatalog 200", "getDIDDocument 404", "submitConsentRequest 201", "submitJob 201",
-		"getJob 200", "getJob 401", "getJob 404", "submitJob 403", "getInclusionProof 400", "getReceipt 200", "getClaim 200", "getLogEntry 200"} {
+		"getJob 200", "getJob 401", "submitJob 201", "getJob 404", "submitJob 403", "getInclusionProof 400", "getReceipt 200", "getClaim 200", "getLogEntry 200"} {
 		if !tr.seen[want] {
 			t.Errorf("the flow did not exercise %s", want)
 		}
