@@ -3,9 +3,8 @@ package api
 import (
 	"bytes"
 	"context"
-	cryptorand "crypto/rand"
-	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"mime/multipart"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	"github.com/trove-project/trove"
+	"github.com/trove-project/trove/api/apigen"
 	"github.com/trove-project/trove/consent"
 	"github.com/trove-project/trove/ledger"
 	"github.com/trove-project/trove/vault"
@@ -27,28 +27,35 @@ const (
 	maxCheckpoint = 8 << 10
 )
 
-// Client calls one vault's public API. A client made by As signs every
-// request as a requester (RFC 9421, see SignRequest); requester endpoints
-// refuse unsigned ones.
+// Client calls one vault's public API. It is a thin layer over the client
+// generated from openapi.yaml (apigen, see NewGenerated): every method
+// builds and sends its request through the generated ClientWithResponses
+// and decodes the answer into the package's own types. A client made by As
+// signs every request as a requester (RFC 9421, as SignWith does); requester
+// endpoints refuse unsigned ones.
+//
+// The answers are read here, not by the generated ...WithResponse
+// methods: those read a body whole with no size limit, whereas Client
+// keeps its limits (maxResponse, maxCheckpoint, ledger.MaxEntrySize,
+// consent.MaxTokenSize, maxProblemSize) and parses proofs strictly.
 type Client struct {
-	base   string
-	http   *http.Client
-	signer Signer
-	now    func() time.Time
-	rand   io.Reader
+	base string
+	http *http.Client
+	gen  *apigen.ClientWithResponses
+	sign []apigen.RequestEditorFn // the signing editor when made by As
+}
+
+// acceptJSON asks for JSON answers (problems come as problem+json).
+func acceptJSON(_ context.Context, req *http.Request) error {
+	req.Header.Set("Accept", "application/json")
+	return nil
 }
 
 // As returns a client for the same vault that signs its requests as s,
 // with times from now (nil: time.Now) and nonces from rand (nil:
 // crypto/rand).
 func (c *Client) As(s Signer, now func() time.Time, rand io.Reader) *Client {
-	if now == nil {
-		now = time.Now
-	}
-	if rand == nil {
-		rand = cryptorand.Reader
-	}
-	return &Client{base: c.base, http: c.http, signer: s, now: now, rand: rand}
+	return &Client{base: c.base, http: c.http, gen: c.gen, sign: []apigen.RequestEditorFn{signEditor(s, now, rand)}}
 }
 
 // NewClient returns a client for the vault at baseURL (such as
@@ -62,50 +69,39 @@ func NewClient(baseURL string, httpClient *http.Client) (*Client, error) {
 	if httpClient == nil {
 		httpClient = &http.Client{Timeout: 5 * time.Minute}
 	}
-	return &Client{base: strings.TrimRight(u.String(), "/"), http: httpClient}, nil
+	base := strings.TrimRight(u.String(), "/")
+	gen, err := NewGenerated(base+"/", httpClient, apigen.WithRequestEditorFn(acceptJSON))
+	if err != nil {
+		return nil, trove.Errorf(trove.EINVALID, "vault URL %q: %v", baseURL, err)
+	}
+	return &Client{base: base, http: httpClient, gen: gen}, nil
 }
 
 // BaseURL returns the vault's base URL.
 func (c *Client) BaseURL() string { return c.base }
 
-// do sends a request and decodes a JSON answer into out (unless out is
-// nil), turning problem documents into *trove.Error.
-func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
-	var raw []byte
-	contentType := ""
-	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
-			return err
-		}
-		raw, contentType = b, "application/json"
+// jsonBody encodes a request body as the JSON the vault expects.
+func jsonBody(in any) (io.Reader, error) {
+	b, err := json.Marshal(in)
+	if err != nil {
+		return nil, fmt.Errorf("encode request: %w", err)
 	}
-	return c.send(ctx, method, path, contentType, raw, out)
+	return bytes.NewReader(b), nil
 }
 
-// send sends raw as a body of contentType ("" for none), signed when the
-// client signs, and decodes the answer as do does.
-func (c *Client) send(ctx context.Context, method, path, contentType string, raw []byte, out any) error {
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, bytes.NewReader(raw))
+// read takes the answer of a generated call (op names it in errors) and
+// decodes a JSON answer into out (unless out is nil; a *[]byte gets the
+// raw body, at most maxResponse bytes), turning problem documents into
+// *trove.Error.
+func (c *Client) read(op string, resp *http.Response, err error, out any) error {
 	if err != nil {
-		return err
-	}
-	if c.signer != nil {
-		var n [18]byte
-		if _, err := io.ReadFull(c.rand, n[:]); err != nil {
-			return fmt.Errorf("request nonce: %w", err)
+		// The HTTP client's failures come as *url.Error; anything else
+		// failed here before sending (encoding, signing, nonce).
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			return &trove.Error{Code: trove.EUNAVAILABLE, Message: fmt.Sprintf("cannot reach the vault at %s", c.base), Err: err}
 		}
-		if err := SignRequest(req, raw, c.signer, c.now(), base64.RawURLEncoding.EncodeToString(n[:])); err != nil {
-			return err
-		}
-	}
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	req.Header.Set("Accept", "application/json")
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return &trove.Error{Code: trove.EUNAVAILABLE, Message: fmt.Sprintf("cannot reach the vault at %s", c.base), Err: err}
+		return fmt.Errorf("%s: %w", op, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode >= 300 {
@@ -116,10 +112,13 @@ func (c *Client) send(ctx context.Context, method, path, contentType string, raw
 	}
 	if raw, ok := out.(*[]byte); ok {
 		*raw, err = io.ReadAll(io.LimitReader(resp.Body, maxResponse))
-		return err
+		if err != nil {
+			return fmt.Errorf("%s: read answer: %w", op, err)
+		}
+		return nil
 	}
 	if err := json.NewDecoder(io.LimitReader(resp.Body, maxResponse)).Decode(out); err != nil {
-		return fmt.Errorf("%s %s: decode answer: %w", method, path, err)
+		return fmt.Errorf("%s: decode answer: %w", op, err)
 	}
 	return nil
 }
@@ -127,54 +126,76 @@ func (c *Client) send(ctx context.Context, method, path, contentType string, raw
 // Health checks that the vault is up and returns its DID.
 func (c *Client) Health(ctx context.Context) (*Health, error) {
 	var h Health
-	return &h, c.do(ctx, http.MethodGet, "/healthz", nil, &h)
+	resp, err := c.gen.GetHealth(ctx, c.sign...)
+	return &h, c.read("GetHealth", resp, err, &h)
 }
 
 // Catalog returns what the vault offers.
 func (c *Client) Catalog(ctx context.Context) (*Catalog, error) {
 	var cat Catalog
-	return &cat, c.do(ctx, http.MethodGet, "/v1/catalog", nil, &cat)
+	resp, err := c.gen.GetCatalog(ctx, c.sign...)
+	return &cat, c.read("GetCatalog", resp, err, &cat)
 }
 
 // SubmitConsentRequest sends a signed consent request.
 func (c *Client) SubmitConsentRequest(ctx context.Context, token string) (*ConsentRequestStatus, error) {
+	body, err := jsonBody(ConsentRequestBody{Request: token})
+	if err != nil {
+		return nil, err
+	}
 	var st ConsentRequestStatus
-	return &st, c.do(ctx, http.MethodPost, "/v1/consent-requests", ConsentRequestBody{Request: token}, &st)
+	resp, err := c.gen.SubmitConsentRequestWithBody(ctx, "application/json", body, c.sign...)
+	return &st, c.read("SubmitConsentRequest", resp, err, &st)
 }
 
 // ConsentRequest returns the state of a consent request and, once
 // approved, its credential.
 func (c *Client) ConsentRequest(ctx context.Context, id string) (*ConsentRequestStatus, error) {
 	var st ConsentRequestStatus
-	return &st, c.do(ctx, http.MethodGet, "/v1/consent-requests/"+url.PathEscape(id), nil, &st)
+	resp, err := c.gen.GetConsentRequest(ctx, id, c.sign...)
+	return &st, c.read("GetConsentRequest", resp, err, &st)
 }
 
 // AnswerCounter sends a requester's signed answer to a counter-offer.
 func (c *Client) AnswerCounter(ctx context.Context, id, reply string) (*ConsentRequestStatus, error) {
+	body, err := jsonBody(CounterReplyBody{Reply: reply})
+	if err != nil {
+		return nil, err
+	}
 	var st ConsentRequestStatus
-	return &st, c.do(ctx, http.MethodPost, "/v1/consent-requests/"+url.PathEscape(id)+"/reply", CounterReplyBody{Reply: reply}, &st)
+	resp, err := c.gen.ReplyToCounterOfferWithBody(ctx, id, "application/json", body, c.sign...)
+	return &st, c.read("ReplyToCounterOffer", resp, err, &st)
 }
 
 // Challenge fetches a single-use nonce for a presentation.
 func (c *Client) Challenge(ctx context.Context) (*Challenge, error) {
 	var ch Challenge
-	return &ch, c.do(ctx, http.MethodGet, "/v1/challenge", nil, &ch)
+	resp, err := c.gen.GetChallenge(ctx, c.sign...)
+	return &ch, c.read("GetChallenge", resp, err, &ch)
 }
 
 // SubmitJob runs a job and returns it once finished.
 //
 // A job with a module is sent as a multipart upload (UploadJobPart, then
-// UploadModulePart), which the vault streams instead of decoding base64.
+// UploadModulePart), which the vault streams instead of decoding base64;
+// the generated client sends that body as it is (SubmitJobWithBody).
 func (c *Client) SubmitJob(ctx context.Context, body JobBody) (*vault.Job, error) {
-	var job vault.Job
+	var (
+		raw         []byte
+		contentType = "application/json"
+		err         error
+	)
 	if len(body.Module) == 0 {
-		return &job, c.do(ctx, http.MethodPost, "/v1/jobs", body, &job)
-	}
-	raw, contentType, err := jobUpload(body)
-	if err != nil {
+		raw, err = json.Marshal(body)
+		if err != nil {
+			return nil, fmt.Errorf("encode request: %w", err)
+		}
+	} else if raw, contentType, err = jobUpload(body); err != nil {
 		return nil, err
 	}
-	return &job, c.send(ctx, http.MethodPost, "/v1/jobs", contentType, raw, &job)
+	var job vault.Job
+	resp, err := c.gen.SubmitJobWithBody(ctx, contentType, bytes.NewReader(raw), c.sign...)
+	return &job, c.read("SubmitJob", resp, err, &job)
 }
 
 // jobUpload encodes a job with a module as the multipart body of a
@@ -209,19 +230,22 @@ func jobUpload(body JobBody) ([]byte, string, error) {
 // Job returns a job by id.
 func (c *Client) Job(ctx context.Context, id string) (*vault.Job, error) {
 	var job vault.Job
-	return &job, c.do(ctx, http.MethodGet, "/v1/jobs/"+url.PathEscape(id), nil, &job)
+	resp, err := c.gen.GetJob(ctx, id, c.sign...)
+	return &job, c.read("GetJob", resp, err, &job)
 }
 
 // Receipt returns a receipt bundle by id.
 func (c *Client) Receipt(ctx context.Context, id string) ([]byte, error) {
 	var b []byte
-	return b, c.do(ctx, http.MethodGet, "/v1/receipts/"+url.PathEscape(id), nil, &b)
+	resp, err := c.gen.GetReceipt(ctx, id, c.sign...)
+	return b, c.read("GetReceipt", resp, err, &b)
 }
 
 // Checkpoint returns the vault's latest signed checkpoint (unverified).
 func (c *Client) Checkpoint(ctx context.Context) ([]byte, error) {
 	var b []byte
-	if err := c.do(ctx, http.MethodGet, "/v1/log/checkpoint", nil, &b); err != nil {
+	resp, err := c.gen.GetCheckpoint(ctx, c.sign...)
+	if err := c.read("GetCheckpoint", resp, err, &b); err != nil {
 		return nil, err
 	}
 	if len(b) > maxCheckpoint {
@@ -232,20 +256,22 @@ func (c *Client) Checkpoint(ctx context.Context) ([]byte, error) {
 
 // InclusionProof asks for a proof that entry index is in the tree of size.
 func (c *Client) InclusionProof(ctx context.Context, index, size uint64) (*Proof, error) {
-	return c.proof(ctx, fmt.Sprintf("/v1/log/proof/inclusion?index=%d&size=%d", index, size))
+	resp, err := c.gen.GetInclusionProof(ctx, &apigen.GetInclusionProofParams{Index: index, Size: size}, c.sign...)
+	return c.proof("GetInclusionProof", resp, err)
 }
 
 // ConsistencyProof asks for a proof that the tree of size from is a prefix
 // of the tree of size to.
 func (c *Client) ConsistencyProof(ctx context.Context, from, to uint64) (*Proof, error) {
-	return c.proof(ctx, fmt.Sprintf("/v1/log/proof/consistency?from=%d&to=%d", from, to))
+	resp, err := c.gen.GetConsistencyProof(ctx, &apigen.GetConsistencyProofParams{From: from, To: to}, c.sign...)
+	return c.proof("GetConsistencyProof", resp, err)
 }
 
-// proof fetches a proof and parses it strictly (ledger.ParseProof): size
+// proof reads a proof and parses it strictly (ledger.ParseProof): size
 // limit, known keys, hashes of the right length. It is not verified here.
-func (c *Client) proof(ctx context.Context, path string) (*Proof, error) {
+func (c *Client) proof(op string, resp *http.Response, err error) (*Proof, error) {
 	var b []byte
-	if err := c.do(ctx, http.MethodGet, path, nil, &b); err != nil {
+	if err := c.read(op, resp, err, &b); err != nil {
 		return nil, err
 	}
 	p, err := ledger.ParseProof(b)
@@ -259,7 +285,8 @@ func (c *Client) proof(ctx context.Context, path string) (*Proof, error) {
 // (unverified: check its leaf hash against an inclusion proof).
 func (c *Client) LogEntry(ctx context.Context, index uint64) ([]byte, error) {
 	var b []byte
-	if err := c.do(ctx, http.MethodGet, fmt.Sprintf("/v1/log/entries/%d", index), nil, &b); err != nil {
+	resp, err := c.gen.GetLogEntry(ctx, index, c.sign...)
+	if err := c.read("GetLogEntry", resp, err, &b); err != nil {
 		return nil, err
 	}
 	if len(b) > ledger.MaxEntrySize {
@@ -271,26 +298,38 @@ func (c *Client) LogEntry(ctx context.Context, index uint64) ([]byte, error) {
 // Claim returns a compensation claim by id.
 func (c *Client) Claim(ctx context.Context, id string) (*ledger.Claim, error) {
 	var cl ledger.Claim
-	return &cl, c.do(ctx, http.MethodGet, "/v1/claims/"+url.PathEscape(id), nil, &cl)
+	resp, err := c.gen.GetClaim(ctx, id, c.sign...)
+	return &cl, c.read("GetClaim", resp, err, &cl)
 }
 
 // RespondClaim sends a requester-signed acknowledgement (action
 // ledger.Acknowledge) or dispute (ledger.Dispute) of a claim and returns
 // the claim as the vault now holds it.
 func (c *Client) RespondClaim(ctx context.Context, id, action, token string) (*ledger.Claim, error) {
-	path := "/v1/claims/" + url.PathEscape(id) + "/ack"
-	if action == ledger.Dispute {
-		path = "/v1/claims/" + url.PathEscape(id) + "/dispute"
+	body, err := jsonBody(ClaimResponseBody{Response: token})
+	if err != nil {
+		return nil, err
 	}
-	var cl ledger.Claim
-	return &cl, c.do(ctx, http.MethodPost, path, ClaimResponseBody{Response: token}, &cl)
+	var (
+		cl   ledger.Claim
+		resp *http.Response
+		op   = "AcknowledgeClaim"
+	)
+	if action == ledger.Dispute {
+		op = "DisputeClaim"
+		resp, err = c.gen.DisputeClaimWithBody(ctx, id, "application/json", body, c.sign...)
+	} else {
+		resp, err = c.gen.AcknowledgeClaimWithBody(ctx, id, "application/json", body, c.sign...)
+	}
+	return &cl, c.read(op, resp, err, &cl)
 }
 
 // StatusList returns the status list credential (a VC-JWT, unverified)
 // named list.
 func (c *Client) StatusList(ctx context.Context, list string) (string, error) {
 	var b []byte
-	if err := c.do(ctx, http.MethodGet, "/v1/status/"+url.PathEscape(list), nil, &b); err != nil {
+	resp, err := c.gen.GetStatusList(ctx, list, c.sign...)
+	if err := c.read("GetStatusList", resp, err, &b); err != nil {
 		return "", err
 	}
 	if len(b) > consent.MaxTokenSize {

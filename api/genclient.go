@@ -63,13 +63,18 @@ func Check[R GeneratedResponse](r R, err error) error {
 // (RFC 9421, see SignRequest), with times from now (nil: time.Now) and
 // nonces from rand (nil: crypto/rand).
 func SignWith(s Signer, now func() time.Time, rand io.Reader) apigen.ClientOption {
+	return apigen.WithRequestEditorFn(signEditor(s, now, rand))
+}
+
+// signEditor signs a request of the generated client as SignWith says.
+func signEditor(s Signer, now func() time.Time, rand io.Reader) apigen.RequestEditorFn {
 	if now == nil {
 		now = time.Now
 	}
 	if rand == nil {
 		rand = cryptorand.Reader
 	}
-	return apigen.WithRequestEditorFn(func(_ context.Context, req *http.Request) error {
+	return func(_ context.Context, req *http.Request) error {
 		var body []byte
 		if req.GetBody != nil {
 			rc, err := req.GetBody()
@@ -87,5 +92,5 @@ func SignWith(s Signer, now func() time.Time, rand io.Reader) apigen.ClientOptio
 			return fmt.Errorf("request nonce: %w", err)
 		}
 		return SignRequest(req, body, s, now(), base64.RawURLEncoding.EncodeToString(n[:]))
-	})
+	}
 }
