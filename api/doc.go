@@ -13,7 +13,11 @@
 // openapi.yaml describes the API (served at GET /openapi.yaml); package
 // apigen is generated from it by oapi-codegen (go generate): types, a
 // client (NewGenerated, SignWith, Check) and the echo server interface,
-// whose wrappers every route goes through (operations.go). Limits (rates
+// whose wrappers every route goes through (operations.go). Client, which
+// requesters, the CLI and federation use, is a thin layer over the
+// generated client: each method sends through it (signed per call when
+// made by As) and reads the answer with Client's own size caps and strict
+// proof parsing into the package's types. Limits (rates
 // per address and per requester, connections per address, concurrent job
 // uploads, canonical paths) are in limits.go; Metrics, served on the
 // owner's listener, and the access log in metrics.go.
