@@ -1,19 +1,15 @@
 package requester_test
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"path/filepath"
 	"testing"
-	"time"
 
 	_ "github.com/mattn/go-sqlite3"
 
 	"github.com/trove-project/trove"
-	"github.com/trove-project/trove/api"
-	"github.com/trove-project/trove/consent"
 	"github.com/trove-project/trove/ledger"
 	"github.com/trove-project/trove/requester"
 	"github.com/trove-project/trove/vault"
@@ -47,45 +43,12 @@ func TestInitAndOpen(t *testing.T) {
 // caught on the next job: the database is altered under the running vault.
 func TestRewrittenLogIsDetected(t *testing.T) {
 	ctx := context.Background()
-	home := filepath.Join(t.TempDir(), "vault")
-	v, err := vault.Create(ctx, vault.Config{Home: home, WorkFactor: 10}, []byte("p"))
-	if err != nil {
+	s := newServed(t)
+	v, home, client, r, credential := s.vault, s.home, s.client, s.req, s.credential
+	if _, err := r.RunJob(ctx, client, credential, nil, nil); err != nil {
 		t.Fatal(err)
 	}
-	defer v.Close()
-	if _, err := v.Import(ctx, "d", bytes.NewReader([]byte("x,y\n1,2\n3,5\n8,13\n")), vault.ImportOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	srv := api.NewServer(v, "127.0.0.1:0", nil)
-	if err := srv.Open(); err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close(ctx)
-	client, err := api.NewClient(srv.URL(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := requester.Init(filepath.Join(t.TempDir(), "r"), []byte("p"), requester.Options{WorkFactor: 10})
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := r.RequestConsent(ctx, client, requester.Ask{Dataset: "d", Algorithm: "builtin:stats@1", Purpose: "research",
-		PurposeCode: consent.PurposeResearch, MaxRuns: 5, Output: consent.OutputPolicy{Policy: consent.OutputRelease},
-		Price: consent.Money{Amount: 1, Currency: "EUR"}, Per: consent.PerRun, Validity: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := v.Approve(ctx, st.ID); err != nil {
-		t.Fatal(err)
-	}
-	st, _, err = r.RequestStatus(ctx, client, st.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := r.RunJob(ctx, client, st.Credential, nil, nil); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := r.RunJob(ctx, client, st.Credential, nil, nil); err != nil {
+	if _, err := r.RunJob(ctx, client, credential, nil, nil); err != nil {
 		t.Fatalf("a second honest run: %v", err)
 	}
 
@@ -103,7 +66,7 @@ func TestRewrittenLogIsDetected(t *testing.T) {
 	if _, err := db.ExecContext(ctx, `DELETE FROM log_nodes`); err != nil {
 		t.Fatal(err)
 	}
-	_, err = r.RunJob(ctx, client, st.Credential, nil, nil)
+	_, err = r.RunJob(ctx, client, credential, nil, nil)
 	if reason := trove.ErrorReason(err); reason != "log_rewritten" && reason != "bad_receipt" {
 		t.Fatalf("run after the rewrite: %v; want the rewrite detected", err)
 	}
@@ -119,40 +82,9 @@ func TestRewrittenLogIsDetected(t *testing.T) {
 // running vault, served over HTTP.
 func TestForkedLogIsDetectedByConsistency(t *testing.T) {
 	ctx := context.Background()
-	home := filepath.Join(t.TempDir(), "vault")
-	v, err := vault.Create(ctx, vault.Config{Home: home, WorkFactor: 10}, []byte("p"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer v.Close()
-	if _, err := v.Import(ctx, "d", bytes.NewReader([]byte("x,y\n1,2\n3,5\n8,13\n")), vault.ImportOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	srv := api.NewServer(v, "127.0.0.1:0", nil)
-	if err := srv.Open(); err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close(ctx)
-	client, err := api.NewClient(srv.URL(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := requester.Init(filepath.Join(t.TempDir(), "r"), []byte("p"), requester.Options{WorkFactor: 10})
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := r.RequestConsent(ctx, client, requester.Ask{Dataset: "d", Algorithm: "builtin:stats@1", Purpose: "research",
-		PurposeCode: consent.PurposeResearch, Output: consent.OutputPolicy{Policy: consent.OutputRelease}, Per: consent.PerRun, MaxRuns: 5, Price: consent.Money{Amount: 1, Currency: "EUR"}, Validity: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := v.Approve(ctx, st.ID); err != nil {
-		t.Fatal(err)
-	}
-	if st, _, err = r.RequestStatus(ctx, client, st.ID); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := r.RunJob(ctx, client, st.Credential, nil, nil); err != nil {
+	s := newServed(t)
+	v, home, client, r, credential := s.vault, s.home, s.client, s.req, s.credential
+	if _, err := r.RunJob(ctx, client, credential, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 
@@ -215,7 +147,7 @@ func TestForkedLogIsDetectedByConsistency(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	run, err := r.RunJob(ctx, client, st.Credential, nil, nil)
+	run, err := r.RunJob(ctx, client, credential, nil, nil)
 	if reason := trove.ErrorReason(err); reason != "log_rewritten" {
 		t.Fatalf("run on the forked log: %v; want log_rewritten", err)
 	}
