@@ -62,6 +62,24 @@ func writeFile(t *testing.T, name, content string) string {
 	return path
 }
 
+// serveVault opens the vault in cfg's home and serves its public API on
+// 127.0.0.1, as `trove serve` would, while the test runs the owner's
+// commands against the same home.
+func serveVault(t *testing.T, cfg Config) (*vault.Vault, *api.Server) {
+	t.Helper()
+	v, err := vault.Open(context.Background(), vault.Config{Home: cfg.Home}, []byte(cfg.Passphrase))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { v.Close() })
+	srv := api.NewServer(v, "127.0.0.1:0", nil)
+	if err := srv.Open(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close(context.Background()) })
+	return v, srv
+}
+
 func TestInitImportList(t *testing.T) {
 	cfg := testConfig(t)
 	out := mustRun(t, cfg, "init")
@@ -134,16 +152,7 @@ func TestRequesterFlow(t *testing.T) {
 	cfg := testConfig(t)
 	mustRun(t, cfg, "init")
 	mustRun(t, cfg, "data", "import", "health", writeFile(t, "h.csv", "age,weight\n34,70.5\n51,82\n29,61\n"))
-	v, err := vault.Open(context.Background(), vault.Config{Home: cfg.Home}, []byte(cfg.Passphrase))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer v.Close()
-	srv := api.NewServer(v, "127.0.0.1:0", nil)
-	if err := srv.Open(); err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close(context.Background())
+	v, srv := serveVault(t, cfg)
 
 	mustRun(t, cfg, "requester", "init")
 	if out := mustRun(t, cfg, "request", "catalog", "--vault", srv.URL()); !strings.Contains(out, "Vault "+v.DID()) ||

@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/trove-project/trove/api"
-	"github.com/trove-project/trove/vault"
 )
 
 const testPolicy = `version: 1
@@ -41,16 +40,7 @@ func TestPolicyAndRevokeCommands(t *testing.T) {
 		t.Fatalf("policy set: %q", out)
 	}
 
-	v, err := vault.Open(context.Background(), vault.Config{Home: cfg.Home}, []byte(cfg.Passphrase))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer v.Close()
-	srv := api.NewServer(v, "127.0.0.1:0", nil)
-	if err := srv.Open(); err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close(context.Background())
+	_, srv := serveVault(t, cfg)
 	client, err := api.NewClient(srv.URL(), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -110,16 +100,7 @@ func TestCounterOfferCommands(t *testing.T) {
 	cfg := testConfig(t)
 	mustRun(t, cfg, "init")
 	mustRun(t, cfg, "data", "import", "health", writeFile(t, "h.csv", "age,weight\n34,70.5\n51,82\n29,61\n"))
-	v, err := vault.Open(context.Background(), vault.Config{Home: cfg.Home}, []byte(cfg.Passphrase))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer v.Close()
-	srv := api.NewServer(v, "127.0.0.1:0", nil)
-	if err := srv.Open(); err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close(context.Background())
+	_, srv := serveVault(t, cfg)
 	mustRun(t, cfg, "requester", "init")
 	out := mustRun(t, cfg, "request", "consent", "--vault", srv.URL(), "--dataset", "health", "--algorithm", "builtin:stats@1",
 		"--purpose", "a study", "--purpose-code", "research", "--runs", "5", "--price", "100 EUR")
