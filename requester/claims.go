@@ -29,17 +29,9 @@ type CheckedClaim struct {
 // the amount must follow from the price and the receipt.
 func (r *Requester) CheckClaim(ctx context.Context, c *api.Client, id string) (*CheckedClaim, error) {
 	c = r.Signed(c)
-	served, err := c.Claim(ctx, id)
+	served, cred, err := r.claimAndConsent(ctx, c, id)
 	if err != nil {
 		return nil, err
-	}
-	credential, err := r.Credential(served.ConsentID)
-	if err != nil {
-		return nil, err
-	}
-	cred, err := consent.VerifyCredential(credential, served.CreatedAt)
-	if err != nil {
-		return nil, &trove.Error{Code: trove.EFORBIDDEN, Reason: "bad_claim", Message: "the claim names a consent not valid when it was made", Err: err}
 	}
 	if cred.Subject != r.DID() {
 		return nil, &trove.Error{Code: trove.EFORBIDDEN, Reason: "bad_claim", Message: "the claim's consent is not this requester's"}
@@ -104,17 +96,9 @@ func (r *Requester) AcknowledgeClaim(ctx context.Context, c *api.Client, id stri
 // receipt, the amount or what the vault serves.
 func (r *Requester) DisputeClaim(ctx context.Context, c *api.Client, id, reason string) (*ledger.Claim, error) {
 	c = r.Signed(c)
-	served, err := c.Claim(ctx, id)
+	served, cred, err := r.claimAndConsent(ctx, c, id)
 	if err != nil {
 		return nil, err
-	}
-	credential, err := r.Credential(served.ConsentID)
-	if err != nil {
-		return nil, err
-	}
-	cred, err := consent.VerifyCredential(credential, served.CreatedAt)
-	if err != nil {
-		return nil, &trove.Error{Code: trove.EFORBIDDEN, Reason: "bad_claim", Message: "the claim names a consent not valid when it was made", Err: err}
 	}
 	claim, err := ledger.VerifyClaim(served.Token, cred.Issuer)
 	if err != nil || claim.Requester != r.DID() || claim.ID != id {
@@ -130,4 +114,23 @@ func (r *Requester) respond(ctx context.Context, c *api.Client, claim *ledger.Cl
 		return nil, trove.Errorf(trove.EINVALID, "cannot sign the %s: %v", action, err)
 	}
 	return c.RespondClaim(ctx, claim.ID, action, token)
+}
+
+// claimAndConsent fetches claim id as the vault serves it, with the
+// consent it names: one this requester keeps, verified as of the time the
+// claim was made.
+func (r *Requester) claimAndConsent(ctx context.Context, c *api.Client, id string) (*ledger.Claim, *consent.Credential, error) {
+	served, err := c.Claim(ctx, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	credential, err := r.Credential(served.ConsentID)
+	if err != nil {
+		return nil, nil, err
+	}
+	cred, err := consent.VerifyCredential(credential, served.CreatedAt)
+	if err != nil {
+		return nil, nil, &trove.Error{Code: trove.EFORBIDDEN, Reason: "bad_claim", Message: "the claim names a consent not valid when it was made", Err: err}
+	}
+	return served, cred, nil
 }

@@ -31,6 +31,24 @@ func openRequester(cfg *Config) (*requester.Requester, error) {
 	return requester.Open(cfg.RequesterHome, pass, requester.Options{})
 }
 
+// openRequest opens the requester home, finds the request id it sent and
+// returns a client for the vault it was sent to.
+func openRequest(cfg *Config, id string) (*requester.Requester, *requester.PendingRequest, *api.Client, error) {
+	r, err := openRequester(cfg)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	p, err := r.Request(id)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	client, err := api.NewClient(p.VaultURL, nil)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return r, p, client, nil
+}
+
 func requesterCmd(cfg *Config) *cobra.Command {
 	c := &cobra.Command{Use: "requester", Short: "Manage the requester identity"}
 	c.AddCommand(&cobra.Command{
@@ -150,15 +168,7 @@ func requestCmd(cfg *Config) *cobra.Command {
 		Short: "Show whether a request is pending, approved or denied; keep the credential once approved",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			r, err := openRequester(cfg)
-			if err != nil {
-				return err
-			}
-			p, err := r.Request(args[0])
-			if err != nil {
-				return err
-			}
-			client, err := api.NewClient(p.VaultURL, nil)
+			r, p, client, err := openRequest(cfg, args[0])
 			if err != nil {
 				return err
 			}
@@ -249,15 +259,7 @@ func requestCmd(cfg *Config) *cobra.Command {
 		return &cobra.Command{
 			Use: use + " ID", Short: short, Args: cobra.ExactArgs(1),
 			RunE: func(cmd *cobra.Command, args []string) error {
-				r, err := openRequester(cfg)
-				if err != nil {
-					return err
-				}
-				p, err := r.Request(args[0])
-				if err != nil {
-					return err
-				}
-				client, err := api.NewClient(p.VaultURL, nil)
+				r, p, client, err := openRequest(cfg, args[0])
 				if err != nil {
 					return err
 				}
