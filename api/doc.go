@@ -21,4 +21,10 @@
 // per address and per requester, connections per address, concurrent job
 // uploads, canonical paths) are in limits.go; Metrics, served on the
 // owner's listener, and the access log in metrics.go.
+//
+// Requester authentication (RFC 9421 signatures) is in httpsig.go. A
+// signed request's (keyid, nonce) is remembered in memory and, given a
+// NonceStore (SetNonceStore; `trove serve` gives vault.Nonces), recorded
+// durably before the request goes on, so a replay is refused after a
+// restart too; a store that cannot record refuses the request.
 package api

@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/base64"
@@ -287,23 +288,32 @@ func parseSignature(h string) ([]byte, error) {
 	return sig, nil
 }
 
-// nonceCache remembers the (keyid, nonce) pairs seen within SigWindow.
-// It is bounded: when full, requests are turned away (ETOOMANY) rather
-// than forgetting a nonce early.
+// nonceCache remembers in memory the (keyid, nonce) pairs seen within
+// SigWindow, by their SHA-256: the fast path that refuses a replay
+// without touching the disk. It is bounded: when full, requests are
+// turned away (ETOOMANY) rather than forgetting a nonce early.
 type nonceCache struct {
 	mu   sync.Mutex
-	seen map[string]time.Time // key → when it may be forgotten
+	seen map[[sha256.Size]byte]time.Time // key → when it may be forgotten
 	max  int
 }
 
-func (n *nonceCache) use(key string, now, forgetAt time.Time) error {
+// nonceCacheKey is the key of a (keyid, nonce) pair: keyid holds no
+// newline (it is printable ASCII), so the pair is unambiguous.
+func nonceCacheKey(keyID, nonce string) [sha256.Size]byte {
+	return sha256.Sum256([]byte(keyID + "\n" + nonce))
+}
+
+// use records key, or refuses it as a replay or because the cache is
+// full.
+func (n *nonceCache) use(key [sha256.Size]byte, now, forgetAt time.Time) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.seen == nil {
-		n.seen = make(map[string]time.Time)
+		n.seen = make(map[[sha256.Size]byte]time.Time)
 	}
 	if _, dup := n.seen[key]; dup {
-		return &trove.Error{Code: trove.EUNAUTHORIZED, Reason: "replayed_request", Message: "this signed request was already received"}
+		return errReplayed
 	}
 	if len(n.seen) >= n.max {
 		for k, t := range n.seen {
@@ -312,11 +322,63 @@ func (n *nonceCache) use(key string, now, forgetAt time.Time) error {
 			}
 		}
 		if len(n.seen) >= n.max {
-			return trove.Errorf(trove.ETOOMANY, "too many signed requests in flight; try again shortly")
+			return &trove.Error{Code: trove.ETOOMANY, Reason: "nonce_store_full", Message: "too many signed requests in the last minutes; try again shortly"}
 		}
 	}
 	n.seen[key] = forgetAt
 	return nil
+}
+
+// forget drops key: the request it was recorded for was not accepted
+// after all, so its retry is not a replay.
+func (n *nonceCache) forget(key [sha256.Size]byte) {
+	n.mu.Lock()
+	delete(n.seen, key)
+	n.mu.Unlock()
+}
+
+// errReplayed refuses a signed request already received.
+var errReplayed = &trove.Error{Code: trove.EUNAUTHORIZED, Reason: "replayed_request", Message: "this signed request was already received"}
+
+// NonceStore remembers, where a restart of the server does not forget
+// them, the signed requests the server accepted. *vault.Nonces is one.
+type NonceStore interface {
+	// Use records that the request signed with keyID and nonce was
+	// accepted at now, until forgetAt. It refuses a pair it already holds
+	// with reason "replayed_request"; any other error refuses the request.
+	Use(ctx context.Context, keyID, nonce string, now, forgetAt time.Time) error
+}
+
+// SetNonceStore makes the server record every accepted signed request in
+// store before the request goes on, behind its in-memory check: a replay
+// is then refused after a restart too. Without a store the memory of
+// nonces lasts as long as the process. Call it before Open.
+func (s *Server) SetNonceStore(store NonceStore) { s.store = store }
+
+// useNonce records the pair (keyID, nonce) of a signed request that
+// verified, in memory and then in the store: a known pair is a replay; a
+// store that cannot record refuses the request (fail closed), and then
+// the memory forgets the pair so that a retry is not taken for a replay.
+func (s *Server) useNonce(ctx context.Context, keyID, nonce string, now, forgetAt time.Time) error {
+	key := nonceCacheKey(keyID, nonce)
+	if err := s.nonces.use(key, now, forgetAt); err != nil {
+		return err
+	}
+	if s.store == nil {
+		return nil
+	}
+	err := s.store.Use(ctx, keyID, nonce, now, forgetAt)
+	switch {
+	case err == nil:
+		return nil
+	case trove.ErrorReason(err) == errReplayed.Reason:
+		return errReplayed
+	}
+	s.nonces.forget(key)
+	if trove.ErrorCode(err) == trove.ETOOMANY {
+		return err
+	}
+	return &trove.Error{Code: trove.EUNAVAILABLE, Reason: "nonce_store", Message: "the vault cannot record the signed request now; try again later", Err: err}
 }
 
 // verifyRequest authenticates r, whose body is body, and returns the
@@ -373,7 +435,8 @@ func (s *Server) verifyRequestDigest(r *http.Request, digest string) (string, er
 	if created.Before(now.Add(-SigWindow)) || created.After(now.Add(SigWindow)) {
 		return "", &trove.Error{Code: trove.EUNAUTHORIZED, Reason: "stale_request", Message: "the request signature's created time is outside the 5-minute window"}
 	}
-	if err := s.nonces.use(p.keyID+"\n"+p.nonce, now, created.Add(2*SigWindow)); err != nil {
+	// Remembered until no clock within the window can take it as fresh.
+	if err := s.useNonce(r.Context(), p.keyID, p.nonce, now, created.Add(2*SigWindow)); err != nil {
 		return "", err
 	}
 	return base, nil

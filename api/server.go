@@ -47,7 +47,7 @@ type Vault interface {
 
 // Limits on request bodies and on signed requests remembered.
 const (
-	maxNonces = 1 << 17
+	maxNonces = 1 << 18 // in memory; as many as vault.Nonces keeps on disk by default
 
 	MaxSmallBody = 64 << 10 // JSON bodies other than jobs
 	MaxJobBody   = 48 << 20 // a job carries a module (base64 in JSON)
@@ -62,7 +62,8 @@ type Server struct {
 	// time.Now. Set it before Open.
 	Now func() time.Time
 
-	nonces nonceCache
+	nonces nonceCache // the fast path of replay protection
+	store  NonceStore // where accepted nonces outlive the process; nil: memory only
 
 	metrics  *Metrics
 	inflight sync.WaitGroup     // requests being answered

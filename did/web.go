@@ -3,6 +3,7 @@ package did
 import (
 	"context"
 	"crypto/ed25519"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -27,6 +28,15 @@ const (
 	// Ed25519KeyType is the verification method type trove writes and reads.
 	Ed25519KeyType = "Ed25519VerificationKey2018"
 )
+
+// ErrUnresolvable is wrapped by the errors of fetching a did:web
+// document: the network, a status other than 200 (a redirect among
+// them), a document over the size limit.
+var ErrUnresolvable = errors.New("DID document unresolvable")
+
+// ErrOtherDID is wrapped, beside ErrInvalid, by the error of a DID
+// document that is about another DID than the one resolved.
+var ErrOtherDID = errors.New("the DID document is about another DID")
 
 var webHostRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?(%3[aA][0-9]{1,5})?$`)
 
@@ -109,6 +119,9 @@ type Resolved struct {
 	ID         string
 	Keys       map[string]ed25519.PublicKey // every Ed25519 verification method, by DID URL
 	Assertions []string                     // the DID URLs of keys that may assert (assertionMethod or authentication)
+	// AlsoKnownAs lists the other identifiers the document names for its
+	// subject, in the document's order (a did:key resolves to none).
+	AlsoKnownAs []string
 }
 
 // parseDocument reads a DID document through aries' model, behind a
@@ -124,9 +137,13 @@ func parseDocument(id string, data []byte) (r *Resolved, err error) {
 		return nil, fmt.Errorf("%w: DID document: %v", ErrInvalid, err)
 	}
 	if doc.ID != id {
-		return nil, fmt.Errorf("%w: the DID document is about another DID", ErrInvalid)
+		return nil, fmt.Errorf("%w: %w", ErrInvalid, ErrOtherDID)
 	}
-	r = &Resolved{ID: id, Keys: map[string]ed25519.PublicKey{}}
+	aka, err := alsoKnownAs(data)
+	if err != nil {
+		return nil, err
+	}
+	r = &Resolved{ID: id, Keys: map[string]ed25519.PublicKey{}, AlsoKnownAs: aka}
 	abs := func(vmID string) string {
 		if strings.HasPrefix(vmID, "#") {
 			return id + vmID
@@ -152,6 +169,33 @@ func parseDocument(id string, data []byte) (r *Resolved, err error) {
 		}
 	}
 	return r, nil
+}
+
+// alsoKnownAs reads a document's alsoKnownAs strictly: absent, or an
+// array of strings kept in order (aries' model drops entries it cannot
+// read, which would move a later one first).
+func alsoKnownAs(data []byte) ([]string, error) {
+	var doc struct {
+		AlsoKnownAs json.RawMessage `json:"alsoKnownAs"`
+	}
+	if err := json.Unmarshal(data, &doc); err != nil {
+		return nil, fmt.Errorf("%w: DID document: %v", ErrInvalid, err)
+	}
+	if doc.AlsoKnownAs == nil {
+		return nil, nil
+	}
+	var aka []*string
+	if err := json.Unmarshal(doc.AlsoKnownAs, &aka); err != nil {
+		return nil, fmt.Errorf("%w: DID document: alsoKnownAs is not an array of strings", ErrInvalid)
+	}
+	out := make([]string, len(aka))
+	for i, a := range aka {
+		if a == nil {
+			return nil, fmt.Errorf("%w: DID document: alsoKnownAs is not an array of strings", ErrInvalid)
+		}
+		out[i] = *a
+	}
+	return out, nil
 }
 
 func ed25519Of(vm *ariesdid.VerificationMethod) ed25519.PublicKey {
@@ -266,26 +310,26 @@ func (r *Resolver) Resolve(ctx context.Context, id string) (*Resolved, error) {
 func (r *Resolver) fetch(ctx context.Context, id string, u *url.URL) (*Resolved, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
-		return nil, fmt.Errorf("resolve %s: %w", id, err)
+		return nil, fmt.Errorf("%w: resolve %s: %w", ErrUnresolvable, id, err)
 	}
 	req.Header.Set("Accept", "application/did+json, application/json")
 	resp, err := r.client.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("resolve %s: %w", id, err)
+		return nil, fmt.Errorf("%w: resolve %s: %w", ErrUnresolvable, id, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("resolve %s: %s answered %d", id, u.Host, resp.StatusCode)
+		return nil, fmt.Errorf("%w: resolve %s: %s answered %d", ErrUnresolvable, id, u.Host, resp.StatusCode)
 	}
 	if resp.ContentLength > r.maxSize {
-		return nil, fmt.Errorf("resolve %s: the DID document is over %d bytes", id, r.maxSize)
+		return nil, fmt.Errorf("%w: resolve %s: the DID document is over %d bytes", ErrUnresolvable, id, r.maxSize)
 	}
 	data, err := io.ReadAll(io.LimitReader(resp.Body, r.maxSize+1))
 	if err != nil {
-		return nil, fmt.Errorf("resolve %s: %w", id, err)
+		return nil, fmt.Errorf("%w: resolve %s: %w", ErrUnresolvable, id, err)
 	}
 	if int64(len(data)) > r.maxSize {
-		return nil, fmt.Errorf("resolve %s: the DID document is over %d bytes", id, r.maxSize)
+		return nil, fmt.Errorf("%w: resolve %s: the DID document is over %d bytes", ErrUnresolvable, id, r.maxSize)
 	}
 	return parseDocument(id, data)
 }

@@ -4,8 +4,13 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -81,7 +86,7 @@ func TestResolveWeb(t *testing.T) {
 		w.Write(doc)
 	})
 	var err error
-	doc, err = Document(id, []ed25519.PublicKey{old.Public(), cur.Public()}, old.DID())
+	doc, err = Document(id, []ed25519.PublicKey{old.Public(), cur.Public()}, cur.DID(), old.DID())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,6 +100,9 @@ func TestResolveWeb(t *testing.T) {
 	}
 	if len(res.Keys) != 2 || len(res.Assertions) != 1 || res.Assertions[0] != id+"#key-2" {
 		t.Fatalf("resolved %+v", res)
+	}
+	if len(res.AlsoKnownAs) != 2 || res.AlsoKnownAs[0] != cur.DID() || res.AlsoKnownAs[1] != old.DID() {
+		t.Fatalf("alsoKnownAs %q, want the current did:key then the old", res.AlsoKnownAs)
 	}
 	// The current key asserts; a rotated-out key is listed but does not.
 	if k, err := r.AssertionKey(ctx, id, ""); err != nil || !k.Equal(cur.Public()) {
@@ -130,24 +138,42 @@ func TestResolveWebRefuses(t *testing.T) {
 	tests := map[string]struct {
 		handler func(id string) http.HandlerFunc
 		opts    ResolverOptions
+		want    error
 	}{
 		"plain http without the test switch": {func(id string) http.HandlerFunc {
 			return func(w http.ResponseWriter, r *http.Request) { writeDoc(t, w, id, k) }
-		}, ResolverOptions{}},
+		}, ResolverOptions{}, ErrUnresolvable},
 		"over the size limit": {func(string) http.HandlerFunc {
 			return func(w http.ResponseWriter, r *http.Request) { w.Write(big) }
-		}, ResolverOptions{AllowLoopbackHTTP: true}},
+		}, ResolverOptions{AllowLoopbackHTTP: true}, ErrUnresolvable},
+		"over the size limit, announced": {func(string) http.HandlerFunc {
+			return func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Length", fmt.Sprint(len(big)))
+				w.Write(big)
+			}
+		}, ResolverOptions{AllowLoopbackHTTP: true}, ErrUnresolvable},
 		"a redirect": {func(string) http.HandlerFunc {
 			return func(w http.ResponseWriter, r *http.Request) {
 				http.Redirect(w, r, "https://example.com/did.json", http.StatusFound)
 			}
-		}, ResolverOptions{AllowLoopbackHTTP: true}},
+		}, ResolverOptions{AllowLoopbackHTTP: true}, ErrUnresolvable},
+		"not found": {func(string) http.HandlerFunc { return http.NotFound }, ResolverOptions{AllowLoopbackHTTP: true}, ErrUnresolvable},
 		"a document about another DID": {func(string) http.HandlerFunc {
 			return func(w http.ResponseWriter, r *http.Request) { writeDoc(t, w, "did:web:other.example", k) }
-		}, ResolverOptions{AllowLoopbackHTTP: true}},
+		}, ResolverOptions{AllowLoopbackHTTP: true}, ErrOtherDID},
 		"not JSON": {func(string) http.HandlerFunc {
 			return func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("<html>")) }
-		}, ResolverOptions{AllowLoopbackHTTP: true}},
+		}, ResolverOptions{AllowLoopbackHTTP: true}, ErrInvalid},
+		"alsoKnownAs not strings": {func(id string) http.HandlerFunc {
+			return func(w http.ResponseWriter, r *http.Request) {
+				fmt.Fprintf(w, `{"@context":"https://www.w3.org/ns/did/v1","id":%q,"alsoKnownAs":[null,%q]}`, id, k.DID())
+			}
+		}, ResolverOptions{AllowLoopbackHTTP: true}, ErrInvalid},
+		"alsoKnownAs not an array": {func(id string) http.HandlerFunc {
+			return func(w http.ResponseWriter, r *http.Request) {
+				fmt.Fprintf(w, `{"@context":"https://www.w3.org/ns/did/v1","id":%q,"alsoKnownAs":%q}`, id, k.DID())
+			}
+		}, ResolverOptions{AllowLoopbackHTTP: true}, ErrInvalid},
 		"a server that never answers": {func(string) http.HandlerFunc {
 			return func(w http.ResponseWriter, r *http.Request) {
 				select {
@@ -155,18 +181,39 @@ func TestResolveWebRefuses(t *testing.T) {
 				case <-release:
 				}
 			}
-		}, ResolverOptions{AllowLoopbackHTTP: true, Timeout: 50 * time.Millisecond}},
+		}, ResolverOptions{AllowLoopbackHTTP: true, Timeout: 50 * time.Millisecond}, ErrUnresolvable},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			var h http.HandlerFunc
 			id, _ := webServer(t, func(w http.ResponseWriter, r *http.Request) { h(w, r) })
 			h = tc.handler(id)
-			if res, err := NewResolver(tc.opts).Resolve(ctx, id); err == nil {
-				t.Fatalf("resolved %+v", res)
+			res, err := NewResolver(tc.opts).Resolve(ctx, id)
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("resolved %+v, %v; want %v", res, err, tc.want)
 			}
 		})
 	}
+	// An unreachable host.
+	id, err := WebDID(closedPort(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewResolver(ResolverOptions{AllowLoopbackHTTP: true}).Resolve(ctx, id); !errors.Is(err, ErrUnresolvable) {
+		t.Fatalf("unreachable: %v", err)
+	}
+}
+
+// closedPort returns a loopback host:port nothing listens on.
+func closedPort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
 }
 
 func writeDoc(t *testing.T, w http.ResponseWriter, id string, k *Key) {
@@ -182,6 +229,9 @@ func FuzzParseDocument(f *testing.F) {
 	doc, _ := Document("did:web:example.com", []ed25519.PublicKey{k.Public()})
 	f.Add(doc)
 	f.Add([]byte(`{"id":"did:web:example.com","verificationMethod":[{"id":"#k"}]}`))
+	withAKA, _ := Document("did:web:example.com", []ed25519.PublicKey{k.Public()}, k.DID(), "did:key:z6Mkold")
+	f.Add(withAKA)
+	f.Add([]byte(`{"id":"did:web:example.com","alsoKnownAs":[1,"did:key:z6Mk"]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r, err := parseDocument("did:web:example.com", data)
 		if err != nil {
@@ -191,6 +241,11 @@ func FuzzParseDocument(f *testing.F) {
 			if len(r.Keys[a]) != 32 || !strings.HasPrefix(a, "did:web:example.com#") {
 				t.Fatalf("assertion %s without a key of the DID", a)
 			}
+		}
+		// alsoKnownAs keeps the document's entries, all of them, in order.
+		var raw struct{ AlsoKnownAs []string }
+		if json.Unmarshal(data, &raw) == nil && !slices.Equal(raw.AlsoKnownAs, r.AlsoKnownAs) {
+			t.Fatalf("alsoKnownAs %q, the document says %q", r.AlsoKnownAs, raw.AlsoKnownAs)
 		}
 	})
 }

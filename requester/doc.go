@@ -7,4 +7,11 @@
 // offline against the vault's DID, whose output hash matches the result,
 // and whose checkpoint is consistent with every checkpoint this requester
 // kept from that vault before (a vault that rewrites its log is caught).
+//
+// A vault can also be expected to be a did:web (Ask.WebDID, BindWeb):
+// its document, resolved by the requester's own resolver over HTTPS from
+// the domain it names, must name the vault's did:key first in
+// alsoKnownAs and list its key for assertions before a request is sent;
+// the binding is kept in web/, and a later different did:key for the
+// same did:web is refused until key rotations can be followed.
 package requester

@@ -29,16 +29,21 @@ const KeyFile = "requester.key"
 
 // Requester is an opened requester home.
 type Requester struct {
-	home string
-	key  *did.Key
-	now  func() time.Time
-	rand io.Reader
+	home     string
+	key      *did.Key
+	now      func() time.Time
+	rand     io.Reader
+	resolver *did.Resolver // resolves the did:web of vaults (BindWeb)
 }
 
 // Options tune a requester. The zero value is ready to use.
 type Options struct {
 	WorkFactor int              // scrypt work factor for a new key; 0 = did.DefaultWorkFactor
 	Now        func() time.Time // the clock; nil = time.Now
+	// WebLoopbackHTTP lets did:web documents of loopback hosts be fetched
+	// over plain HTTP: for tests only (a vault on 127.0.0.1 has no TLS
+	// certificate). Any other host is always fetched over HTTPS.
+	WebLoopbackHTTP bool
 }
 
 func (o Options) clock() func() time.Time {
@@ -46,6 +51,13 @@ func (o Options) clock() func() time.Time {
 		return time.Now
 	}
 	return o.Now
+}
+
+// open returns the requester of home and key, with opts.
+func (o Options) open(home string, key *did.Key) *Requester {
+	now := o.clock()
+	return &Requester{home: home, key: key, now: now, rand: rand.Reader,
+		resolver: did.NewResolver(did.ResolverOptions{AllowLoopbackHTTP: o.WebLoopbackHTTP, Now: now})}
 }
 
 // Init creates a requester home with a new key sealed under passphrase.
@@ -70,7 +82,7 @@ func Init(home string, passphrase []byte, opts Options) (*Requester, error) {
 	if err := safefile.Write(filepath.Join(home, KeyFile), sealed, 0o600); err != nil {
 		return nil, fmt.Errorf("write requester key: %w", err)
 	}
-	return &Requester{home: home, key: key, now: opts.clock(), rand: rand.Reader}, nil
+	return opts.open(home, key), nil
 }
 
 // Open opens an existing requester home.
@@ -87,7 +99,7 @@ func Open(home string, passphrase []byte, opts Options) (*Requester, error) {
 	} else if err != nil {
 		return nil, err
 	}
-	return &Requester{home: home, key: key, now: opts.clock(), rand: rand.Reader}, nil
+	return opts.open(home, key), nil
 }
 
 // Signed returns c signing its requests as this requester, as requester
@@ -112,6 +124,10 @@ type Ask struct {
 	Price       consent.Money
 	Per         string        // consent.PerRun, PerRound or Per1000Rows
 	Validity    time.Duration // how long the consent should last
+	// WebDID, when set, is the did:web the vault is expected to be: it is
+	// verified to vouch for the did:key the vault's catalog gives
+	// (BindWeb) before the request is sent.
+	WebDID string
 }
 
 // PendingRequest is what the requester keeps of a request it sent.
@@ -121,16 +137,30 @@ type PendingRequest struct {
 	Vault     string `json:"vault"`
 	Dataset   string `json:"dataset"`
 	Algorithm string `json:"algorithm"`
-	Token     string `json:"token,omitempty"` // the signed request, which a counter-offer names by hash
+	Token     string `json:"token,omitempty"`   // the signed request, which a counter-offer names by hash
+	WebDID    string `json:"web_did,omitempty"` // the did:web verified to vouch for Vault when the request was sent
 }
 
 // RequestConsent signs a consent request for the vault behind c, sends it,
 // and remembers it in the home so its status can be followed.
+//
+// With ask.WebDID, nothing is sent to the vault but the catalog's read
+// until the did:web is verified to vouch for the vault's did:key.
 func (r *Requester) RequestConsent(ctx context.Context, c *api.Client, ask Ask) (*api.ConsentRequestStatus, error) {
 	c = r.Signed(c)
+	if ask.WebDID != "" {
+		if err := CheckWebDID(ask.WebDID); err != nil {
+			return nil, err
+		}
+	}
 	cat, err := c.Catalog(ctx)
 	if err != nil {
 		return nil, err
+	}
+	if ask.WebDID != "" {
+		if _, err := r.BindWeb(ctx, ask.WebDID, cat.Vault); err != nil {
+			return nil, err
+		}
 	}
 	id, err := r.newID()
 	if err != nil {
@@ -150,7 +180,7 @@ func (r *Requester) RequestConsent(ctx context.Context, c *api.Client, ask Ask) 
 	if err != nil {
 		return nil, err
 	}
-	p := PendingRequest{ID: id, VaultURL: c.BaseURL(), Vault: cat.Vault, Dataset: ask.Dataset, Algorithm: ask.Algorithm, Token: token}
+	p := PendingRequest{ID: id, VaultURL: c.BaseURL(), Vault: cat.Vault, Dataset: ask.Dataset, Algorithm: ask.Algorithm, Token: token, WebDID: ask.WebDID}
 	if err := r.saveJSON(filepath.Join("requests", id+".json"), p); err != nil {
 		return nil, err
 	}

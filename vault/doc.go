@@ -26,6 +26,10 @@
 //     after that commit; a full queue refuses at once (ETOOMANY).
 //   - The interior nodes of the log's tree are stored as they complete, so
 //     a proof reads O(log n) rows.
+//   - The API's memory of signed requests (Nonces) is its own file,
+//     nonces.db, beside vault.db (WAL, synchronous=NORMAL: see Nonces for
+//     why that is enough): hashes of (key id, nonce) only, bounded,
+//     pruned as it is used.
 //
 // Only this package knows SQL.
 package vault

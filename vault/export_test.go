@@ -35,3 +35,12 @@ func TamperChunk(ctx context.Context, v *Vault, name string) error {
 
 // LoadTable exposes loadTable to tests.
 var LoadTable = (*Vault).loadTable
+
+// NoncesPragmas reports the settings of a nonce store's connection.
+func NoncesPragmas(ctx context.Context, n *Nonces) (journal string, synchronous int, err error) {
+	if err = n.db.QueryRowContext(ctx, `PRAGMA journal_mode`).Scan(&journal); err != nil {
+		return
+	}
+	err = n.db.QueryRowContext(ctx, `PRAGMA synchronous`).Scan(&synchronous)
+	return
+}

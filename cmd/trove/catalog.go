@@ -9,17 +9,23 @@ import (
 
 	"github.com/trove-project/trove"
 	"github.com/trove-project/trove/api"
+	"github.com/trove-project/trove/requester"
 )
 
 // catalogCmd shows what a vault offers, through the generated client, and
 // checks that its did:web document, if it has one, names the same DID.
 func catalogCmd(cfg *Config) *cobra.Command {
-	var vaultURL string
+	var vaultURL, vaultDID string
 	c := &cobra.Command{
 		Use:   "catalog --vault URL",
 		Short: "Show what a vault offers: datasets, schemas, algorithms, standing rules",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if vaultDID != "" {
+				if err := requester.CheckWebDID(vaultDID); err != nil {
+					return fmt.Errorf("--vault-did: %w", err)
+				}
+			}
 			client, err := api.NewGenerated(vaultURL, nil)
 			if err != nil {
 				return err
@@ -45,8 +51,22 @@ func catalogCmd(cfg *Config) *cobra.Command {
 				}
 				docID = d.Id
 			}
+			// --vault-did: the did:web, resolved by its own domain over
+			// HTTPS, must vouch for the catalog's did:key.
+			if vaultDID != "" {
+				r, err := openRequester(cfg)
+				if err != nil {
+					return err
+				}
+				if _, err := r.BindWeb(ctx, vaultDID, cat.JSON200.Vault); err != nil {
+					return err
+				}
+			}
 			out := cfg.Stdout
 			fmt.Fprintf(out, "Vault %s (DID document %s)\n", cat.JSON200.Vault, docID)
+			if vaultDID != "" {
+				fmt.Fprintf(out, "Verified as %s: its DID document names this did:key first and lists its key for assertions.\n", vaultDID)
+			}
 			fmt.Fprintln(out, "Datasets:")
 			if len(cat.JSON200.Datasets) == 0 {
 				fmt.Fprintln(out, "  none")
@@ -69,6 +89,7 @@ func catalogCmd(cfg *Config) *cobra.Command {
 		},
 	}
 	c.Flags().StringVar(&vaultURL, "vault", "", "the vault's API URL (required)")
+	c.Flags().StringVar(&vaultDID, "vault-did", "", "the did:web the vault must be (did:web:HOST), verified over HTTPS against its catalog's did:key; needs the requester home")
 	c.MarkFlagRequired("vault")
 	return c
 }

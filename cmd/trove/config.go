@@ -20,9 +20,13 @@ type Config struct {
 	WorkFactor    int    // scrypt work factor for new keys; 0 = the default
 	PublicURL     string // the vault's public API URL, named in credentials: $TROVE_PUBLIC_URL, default vault.DefaultPublicURL
 	WebHost       string // the vault's domain for did:web (host[:port]): $TROVE_WEB_HOST, default none
-	Stdin         io.Reader
-	Stdout        io.Writer
-	Stderr        io.Writer
+	// WebLoopbackHTTP lets a requester fetch the did:web documents of
+	// loopback hosts over plain HTTP: $TROVE_TEST_DID_WEB_LOOPBACK_HTTP=1,
+	// for tests only; default off (HTTPS only).
+	WebLoopbackHTTP bool
+	Stdin           io.Reader
+	Stdout          io.Writer
+	Stderr          io.Writer
 }
 
 // ConfigFromEnv reads the configuration from environment variables.
@@ -41,6 +45,7 @@ func ConfigFromEnv() Config {
 	}
 	c.PublicURL = os.Getenv("TROVE_PUBLIC_URL")
 	c.WebHost = os.Getenv("TROVE_WEB_HOST")
+	c.WebLoopbackHTTP = os.Getenv("TROVE_TEST_DID_WEB_LOOPBACK_HTTP") == "1"
 	if h := os.Getenv("TROVE_REQUESTER_HOME"); h != "" {
 		c.RequesterHome = h
 	}

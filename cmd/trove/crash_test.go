@@ -50,7 +50,14 @@ var publicAPIRE = regexp.MustCompile(`^Public API on (http://\S+)$`)
 // until it prints its URL.
 func startVault(t *testing.T, bin, home, pass string) *vaultProcess {
 	t.Helper()
-	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--ui-addr", "127.0.0.1:0")
+	return startVaultAt(t, bin, home, pass, "127.0.0.1:0")
+}
+
+// startVaultAt runs `trove serve --addr addr` on home and waits until it
+// prints its URL.
+func startVaultAt(t *testing.T, bin, home, pass, addr string) *vaultProcess {
+	t.Helper()
+	cmd := exec.Command(bin, "serve", "--addr", addr, "--ui-addr", "127.0.0.1:0")
 	cmd.Env = append(os.Environ(), "TROVE_HOME="+home, "TROVE_PASSPHRASE="+pass)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

@@ -96,7 +96,13 @@ func runDemo(ctx context.Context, cfg *Config, keep string, serve bool) error {
 	say("   %q: %d rows, %d columns, stored in encrypted chunks.", d.Name, d.Rows, len(d.Schema))
 	say("   Its digest (a Merkle root over the chunks): %s\n", d.Digest)
 
+	nonces, err := vault.OpenNonces(ctx, vault.NoncesConfig{Home: v.Home()})
+	if err != nil {
+		return err
+	}
+	defer nonces.Close()
 	srv := api.NewServer(v, "127.0.0.1:0", slog.New(slog.DiscardHandler))
+	srv.SetNonceStore(nonces)
 	metrics := api.NewMetrics(v)
 	srv.SetMetrics(metrics)
 	if err := srv.Open(); err != nil {

@@ -28,7 +28,7 @@ func openRequester(cfg *Config) (*requester.Requester, error) {
 	if err != nil {
 		return nil, usageError("%v", err)
 	}
-	return requester.Open(cfg.RequesterHome, pass, requester.Options{})
+	return requester.Open(cfg.RequesterHome, pass, requester.Options{WebLoopbackHTTP: cfg.WebLoopbackHTTP})
 }
 
 // openRequest opens the requester home, finds the request id it sent and
@@ -107,6 +107,7 @@ func requestCmd(cfg *Config) *cobra.Command {
 	c := &cobra.Command{Use: "request", Short: "Ask vaults for consent and run jobs under it"}
 	var (
 		vaultURL, dataset, algorithm, purpose, price string
+		vaultDID                                     string
 		purposeCode, output, per                     string
 		columns                                      []string
 		runs                                         int
@@ -118,6 +119,11 @@ func requestCmd(cfg *Config) *cobra.Command {
 		Short: "Ask a vault's owner for consent to run an algorithm on a dataset",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if vaultDID != "" {
+				if err := requester.CheckWebDID(vaultDID); err != nil {
+					return fmt.Errorf("--vault-did: %w", err)
+				}
+			}
 			alg, _, err := algorithmArg(algorithm)
 			if err != nil {
 				return err
@@ -137,16 +143,20 @@ func requestCmd(cfg *Config) *cobra.Command {
 			st, err := r.RequestConsent(cmd.Context(), client, requester.Ask{
 				Dataset: dataset, Algorithm: alg, Columns: columns, Purpose: purpose, PurposeCode: purposeCode,
 				MaxRuns: runs, Output: consent.OutputPolicy{Policy: output, Epsilon: epsilon, Delta: delta},
-				Price: p, Per: per, Validity: validity,
+				Price: p, Per: per, Validity: validity, WebDID: vaultDID,
 			})
 			if err != nil {
 				return err
+			}
+			if vaultDID != "" {
+				fmt.Fprintf(cfg.Stdout, "Verified the vault as %s: its DID document vouches for the vault's did:key.\n", vaultDID)
 			}
 			fmt.Fprintf(cfg.Stdout, "Sent request %s (%s). Follow it with: trove request status %s\n", st.ID, st.State, st.ID)
 			return nil
 		},
 	}
 	ask.Flags().StringVar(&vaultURL, "vault", "", "the vault's API URL (required)")
+	ask.Flags().StringVar(&vaultDID, "vault-did", "", "the did:web the vault must be (did:web:HOST): its document, over HTTPS, must vouch for the vault's did:key before anything is sent")
 	ask.Flags().StringVar(&dataset, "dataset", "", "dataset name from the vault's catalog (required)")
 	ask.Flags().StringVar(&algorithm, "algorithm", "", "a .wasm module or a built-in id such as builtin:stats@1 (required)")
 	ask.Flags().StringVar(&purpose, "purpose", "", "what the results are for, in words the owner understands (required)")
@@ -177,6 +187,9 @@ func requestCmd(cfg *Config) *cobra.Command {
 				return err
 			}
 			fmt.Fprintf(cfg.Stdout, "Request %s: %s\n", st.ID, st.State)
+			if p.WebDID != "" {
+				fmt.Fprintf(cfg.Stdout, "Sent to the vault verified as %s (its DID document vouched for %s).\n", p.WebDID, p.Vault)
+			}
 			if st.State == vault.Countered {
 				co, err := r.CounterOffer(cmd.Context(), client, args[0])
 				if err != nil {

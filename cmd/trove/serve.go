@@ -48,7 +48,15 @@ address: anyone who can reach it and steal a link could act as you.`,
 			} else if n > 0 {
 				logger.Warn("failed jobs interrupted by a previous stop", "jobs", n)
 			}
+			// Signed requests accepted are remembered in the vault home,
+			// so a restart does not reopen their replay window.
+			nonces, err := vault.OpenNonces(cmd.Context(), vault.NoncesConfig{Home: v.Home()})
+			if err != nil {
+				return err
+			}
+			defer nonces.Close()
 			srv := api.NewServer(v, addr, logger)
+			srv.SetNonceStore(nonces)
 			metrics := api.NewMetrics(v)
 			srv.SetMetrics(metrics)
 			if err := srv.Open(); err != nil {
