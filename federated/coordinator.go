@@ -180,8 +180,8 @@ type ParticipantRound struct {
 	Samples   int     `json:"samples,omitempty"`
 	Loss      float64 `json:"loss,omitempty"` // local training loss the vault reported
 	Score     *Score  `json:"score,omitempty"`
-	Share     float64 `json:"share"`  // its exact share of the round's pool (a multiple of 1/ShareUnits)
-	Payout    int64   `json:"payout"` // what it is paid of the pool, in minor units of Config.Price's currency
+	Share     float64 `json:"share"`                   // its exact share of the round's pool (a multiple of 1/ShareUnits)
+	Payout    int64   `json:"payout"`                  // what it is paid of the pool, in minor units of Config.Price's currency
 	Epsilon   float64 `json:"epsilon,omitempty"`       // ε this job spent (dp)
 	SpentEps  float64 `json:"spent_epsilon,omitempty"` // the vault's dataset budget spent so far, as ε
 	// Contribution is the Contribution credential (VC-JWT) issued to the
