@@ -58,7 +58,8 @@ it (trove consent approve ID), up to --consent-timeout.
 
 --out DIR receives: model.json, rounds.json (the per-round report, also the
 round file a rerun resumes from), plot.svg (accuracy and participation),
-receipts/ (every receipt), consents.json. With --test FILE.csv each round's
+receipts/ (every receipt), contributions/ (every Contribution credential,
+round-NNNN-vault-NNN.jwt; round 0 is the feature moments), consents.json. With --test FILE.csv each round's
 model is scored on that labelled file. --dp-epsilon E asks each vault for
 consent under the dp output policy, each round spending an equal share of E
 (in zCDP's ρ, δ 1e-5), and takes only updates released under dp from vaults
@@ -92,8 +93,10 @@ whose spent budget is at most E; each owner's dataset needs a DP budget
 					return usageError("read --test: %v", err)
 				}
 			}
-			if err := os.MkdirAll(filepath.Join(out, "receipts"), 0o700); err != nil {
-				return err
+			for _, sub := range []string{"receipts", "contributions"} {
+				if err := os.MkdirAll(filepath.Join(out, sub), 0o700); err != nil {
+					return err
+				}
 			}
 			r, err := openRequester(cfg)
 			if err != nil {
@@ -109,6 +112,7 @@ whose spent budget is at most E; each owner's dataset needs a DP budget
 				return err
 			}
 			var parts []federated.Participant
+			vaultIndex := map[string]int{} // vault DID → its place in --vaults
 			for _, u := range urls {
 				client, err := api.NewClient(strings.TrimSpace(u), nil)
 				if err != nil {
@@ -144,12 +148,22 @@ whose spent budget is at most E; each owner's dataset needs a DP budget
 				if err := checkTrainingTerms(cred, consent.Money{Amount: price, Currency: currency}); err != nil {
 					return fmt.Errorf("consent of %s: %w", u, err)
 				}
+				vaultIndex[cat.Vault] = len(parts)
 				parts = append(parts, &federated.VaultParticipant{Requester: r, Client: client, Vault: cat.Vault, Credential: cred})
 			}
 			tc := federated.Config{Target: label, Classes: classes, Rounds: rounds, Epochs: epochs, LearningRate: lr,
 				Aggregator: agg, Detector: det.detector(), Quorum: quorum, Timeout: roundTimeout, Test: test,
 				Standardise: dpEpsilon == 0, MaxEpsilon: dpEpsilon, Price: consent.Money{Amount: price, Currency: currency},
-				RoundFile: filepath.Join(out, "rounds.json"), Contribution: r.IssueContribution, Training: "train " + filepath.Base(out),
+				RoundFile: filepath.Join(out, "rounds.json"), Training: "train " + filepath.Base(out),
+				// Each credential is also kept as a file, for trove claims settle.
+				Contribution: func(c consent.Contribution) (string, error) {
+					tok, err := r.IssueContribution(c)
+					if err != nil {
+						return "", err
+					}
+					name := fmt.Sprintf("round-%04d-vault-%03d.jwt", c.Round, vaultIndex[c.Subject])
+					return tok, safefile.Write(filepath.Join(out, "contributions", name), []byte(tok+"\n"), 0o600)
+				},
 				KeepReceipt: func(round, i int, receipt json.RawMessage) error {
 					return safefile.Write(filepath.Join(out, "receipts", fmt.Sprintf("round-%04d-vault-%03d.json", round, i)), receipt, 0o600)
 				},
@@ -295,7 +309,13 @@ func printTrainSummary(cfg *Config, st *federated.State, urls []string) {
 		}
 	}
 	fmt.Fprintf(cfg.Stdout, "%-40s %5s %8s %8s %10s %9s %8s\n", "vault", "used", "flagged", "skipped", "paid", "unsettled", "epsilon")
+	unsettled := 0
 	for i, s := range sums {
 		fmt.Fprintf(cfg.Stdout, "%-40s %5d %8d %8d %10d %9d %8.3g\n", urls[i], s.used, s.flagged, s.skipped, s.paid, s.unsettled, s.eps)
+		unsettled += s.unsettled
+	}
+	if unsettled > 0 {
+		fmt.Fprintf(cfg.Stdout, "%d claims are not settled yet (see settle_error in rounds.json): run the same command again to retry,\n"+
+			"or settle one with trove claims settle CLAIM --vault URL --contribution contributions/round-NNNN-vault-NNN.jwt\n", unsettled)
 	}
 }
