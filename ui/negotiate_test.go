@@ -204,7 +204,7 @@ func TestRulesPage(t *testing.T) {
 		_, body := fetchPage(t, c, w.ui.URL()+"/rules?"+q.Encode())
 		return body
 	}
-	if got := tryShare("contribution"); !strings.Contains(got, "Approved at once, by rule shared-rounds") || !strings.Contains(got, "each round's pay shared by contribution") {
+	if got := tryShare("contribution"); !strings.Contains(got, "Approved at once, by rule shared-rounds") || !strings.Contains(got, "pay shared by contribution") {
 		t.Fatalf("a shared round under the share rule:\n%s", got)
 	}
 	if got := tryShare("none"); !strings.Contains(got, "it would wait for you") {
