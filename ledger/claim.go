@@ -185,6 +185,15 @@ func (c Claim) Provisional() bool {
 	return c.Share != "" && c.State == ClaimOwed
 }
 
+// Standing returns the claim's state as an owner reads it: its State, or
+// "provisional" for a claim under the share rule not yet settled.
+func (c Claim) Standing() string {
+	if c.Provisional() {
+		return "provisional"
+	}
+	return c.State
+}
+
 // validateStatement checks what the vault signs of a claim.
 func (c Claim) validateStatement() error {
 	if err := requireAll("claim", "id", c.ID, "receipt id", c.ReceiptID, "job id", c.JobID,

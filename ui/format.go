@@ -33,7 +33,6 @@ var funcs = template.FuncMap{
 	"decidedBy":  decidedBy,
 	"per":        perWords,
 	"share":      consent.ShareWords,
-	"claimState": claimState,
 	"percent": func(used, max int) int {
 		if max <= 0 {
 			return 0
@@ -265,15 +264,6 @@ func decidedBy(by string) string {
 		return "by your rule “" + strings.TrimPrefix(by, "rule:") + "”"
 	}
 	return ""
-}
-
-// claimState says a claim's state in a word: a share-rule claim not yet
-// settled is "provisional".
-func claimState(c ledger.Claim) string {
-	if c.Provisional() {
-		return "provisional"
-	}
-	return c.State
 }
 
 // perWords names a pricing unit in words.

@@ -97,7 +97,7 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request, ss *session) 
 		return
 	}
 	d := dashboardData{Datasets: views, Pending: pending, Held: len(heldJobs(js)), Active: s.active(cs), Chart: chart, Runs: runs}
-	d.Owed = totals(claims, claimState)
+	d.Owed = totals(claims, ledger.Claim.Standing)
 	s.render(w, r, ss, "dashboard", pageData{Title: "Overview", Nav: "home", Notice: notice(r), Data: d})
 }
 
@@ -480,7 +480,7 @@ func (s *Server) earnings(w http.ResponseWriter, r *http.Request, ss *session) {
 	}
 	d := earningsData{
 		Claims:      claims,
-		ByState:     totals(claims, claimState),
+		ByState:     totals(claims, ledger.Claim.Standing),
 		ByRequester: totals(claims, func(c ledger.Claim) string { return c.Requester }),
 	}
 	now := s.cfg.Now()

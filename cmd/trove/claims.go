@@ -34,7 +34,7 @@ func claimsCmd(cfg *Config) *cobra.Command {
 			w := tabwriter.NewWriter(cfg.Stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(w, "CLAIM\tSTATE\tAMOUNT\tJOB\tCREATED\tREQUESTER")
 			for _, c := range cs {
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", c.ID, claimState(c), money(c.Owed(), c.Currency), c.JobID, c.CreatedAt.Format(time.DateTime), c.Requester)
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", c.ID, c.Standing(), money(c.Owed(), c.Currency), c.JobID, c.CreatedAt.Format(time.DateTime), c.Requester)
 			}
 			if err := w.Flush(); err != nil {
 				return err
@@ -67,7 +67,7 @@ func claimsCmd(cfg *Config) *cobra.Command {
 				return err
 			}
 			fmt.Fprintf(cfg.Stdout, "Claim %s: %s\n  amount     %s (%d × per %s)\n  requester  %s\n  job        %s\n  receipt    %s\n  consent    %s\n  created    %s\n  signed     %s\n",
-				c.ID, claimState(*c), money(c.Amount, c.Currency), c.Quantity, c.Per, c.Requester, c.JobID, c.ReceiptID, c.ConsentID, c.CreatedAt.Format(time.RFC3339), c.Token)
+				c.ID, c.Standing(), money(c.Amount, c.Currency), c.Quantity, c.Per, c.Requester, c.JobID, c.ReceiptID, c.ConsentID, c.CreatedAt.Format(time.RFC3339), c.Token)
 			if c.Share != "" {
 				fmt.Fprintf(cfg.Stdout, "  share rule %s: the amount is the round's price, provisional until the requester settles the claim\n", c.Share)
 			}
@@ -182,14 +182,6 @@ func readContribution(path string) (string, error) {
 	return tok, nil
 }
 
-// claimState says a claim's state, a provisional one as such.
-func claimState(c ledger.Claim) string {
-	if c.Provisional() {
-		return "provisional"
-	}
-	return c.State
-}
-
 // answerClaim acknowledges or disputes a claim as the requester.
 func answerClaim(cmd *cobra.Command, cfg *Config, vaultURL, id, action, reason string) error {
 	r, err := openRequester(cfg)
@@ -279,7 +271,7 @@ func writeClaimsCSV(w io.Writer, cs []ledger.Claim) error {
 		if c.Settled != nil {
 			settled = strconv.FormatInt(*c.Settled, 10)
 		}
-		if err := cw.Write([]string{c.ID, claimState(c), strconv.FormatInt(c.Amount, 10), c.Currency, c.Per, strconv.FormatUint(c.Quantity, 10),
+		if err := cw.Write([]string{c.ID, c.Standing(), strconv.FormatInt(c.Amount, 10), c.Currency, c.Per, strconv.FormatUint(c.Quantity, 10),
 			c.Requester, c.ConsentID, c.JobID, c.ReceiptID, c.CreatedAt.Format(time.RFC3339), responded, csvSafe(c.Reason), c.Share, settled}); err != nil {
 			return err
 		}
