@@ -27,8 +27,8 @@ func TestShareClaimSignsTheRule(t *testing.T) {
 	if err != nil || got.Share != ledger.ShareContribution || got.Amount != c.Amount {
 		t.Fatalf("verified %+v, %v", got, err)
 	}
-	if !c.Provisional() || c.Owed() != 250 {
-		t.Fatalf("an owed share claim: provisional %v, owed %d", c.Provisional(), c.Owed())
+	if !c.Provisional() || c.Owed() != 250 || c.Standing() != "provisional" {
+		t.Fatalf("an owed share claim: provisional %v, owed %d, %s", c.Provisional(), c.Owed(), c.Standing())
 	}
 	// A claim without the rule signs nothing of it: old claims verify alike.
 	_, _, plain := sampleClaim(t)
@@ -59,7 +59,7 @@ func TestShareClaimSignsTheRule(t *testing.T) {
 	n := int64(0)
 	settled := c
 	settled.State, settled.Settled = ledger.ClaimStateSettled, &n
-	if err := settled.Validate(); err != nil || settled.Owed() != 0 || settled.Provisional() {
+	if err := settled.Validate(); err != nil || settled.Owed() != 0 || settled.Provisional() || settled.Standing() != ledger.ClaimStateSettled {
 		t.Fatalf("settled at 0: %v, owed %d", err, settled.Owed())
 	}
 }
