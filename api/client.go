@@ -303,8 +303,9 @@ func (c *Client) Claim(ctx context.Context, id string) (*ledger.Claim, error) {
 }
 
 // RespondClaim sends a requester-signed acknowledgement (action
-// ledger.Acknowledge) or dispute (ledger.Dispute) of a claim and returns
-// the claim as the vault now holds it.
+// ledger.Acknowledge), dispute (ledger.Dispute) or settlement
+// (ledger.Settle) of a claim and returns the claim as the vault now holds
+// it.
 func (c *Client) RespondClaim(ctx context.Context, id, action, token string) (*ledger.Claim, error) {
 	body, err := jsonBody(ClaimResponseBody{Response: token})
 	if err != nil {
@@ -315,10 +316,14 @@ func (c *Client) RespondClaim(ctx context.Context, id, action, token string) (*l
 		resp *http.Response
 		op   = "AcknowledgeClaim"
 	)
-	if action == ledger.Dispute {
+	switch action {
+	case ledger.Dispute:
 		op = "DisputeClaim"
 		resp, err = c.gen.DisputeClaimWithBody(ctx, id, "application/json", body, c.sign...)
-	} else {
+	case ledger.Settle:
+		op = "SettleClaim"
+		resp, err = c.gen.SettleClaimWithBody(ctx, id, "application/json", body, c.sign...)
+	default:
 		resp, err = c.gen.AcknowledgeClaimWithBody(ctx, id, "application/json", body, c.sign...)
 	}
 	return &cl, c.read(op, resp, err, &cl)

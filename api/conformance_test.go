@@ -22,6 +22,7 @@ import (
 	"github.com/trove-project/trove/compute"
 	"github.com/trove-project/trove/consent"
 	"github.com/trove-project/trove/examples"
+	"github.com/trove-project/trove/ledger"
 )
 
 // loadSpec parses and validates openapi.yaml, examples included.
@@ -173,19 +174,56 @@ func TestAnswersConformToSpec(t *testing.T) {
 	jobPart, _ := json.Marshal(apigen.JobBody{Presentation: vp, Algorithm: compute.ModuleHash(module)})
 	upload, ct := multipartJob(t, [3]string{api.UploadJobPart, "application/json", string(jobPart)}, [3]string{api.UploadModulePart, "application/wasm", string(module)})
 	must("streamed job", api.Check(c.SubmitJobWithBodyWithResponse(ctx, ct, strings.NewReader(upload))))
+	// A training round's claim under the share rule, settled with the
+	// round's Contribution credential.
+	sreq := w.request(w.key, "builtin:stats@1", 1, time.Hour)
+	sreq.ID, sreq.Per, sreq.Share = "req-share", consent.PerRound, consent.ShareContribution
+	token, err = consent.SignRequest(w.key, sreq, w.clock.Now())
+	must("sign share request", err)
+	must("submit share request", api.Check(c.SubmitConsentRequestWithResponse(ctx, apigen.ConsentRequestBody{Request: token})))
+	_, err = w.vault.Approve(w.ctx, sreq.ID)
+	must("approve share request", err)
+	sst, err := c.GetConsentRequestWithResponse(ctx, sreq.ID)
+	must("get share request", api.Check(sst, err))
+	ch, err = c.GetChallengeWithResponse(ctx)
+	must("challenge", api.Check(ch, err))
+	vp, err = consent.Present(w.key, *sst.JSON200.Credential, ch.JSON200.Nonce, ch.JSON200.Audience, w.clock.Now(), 5*time.Minute)
+	must("present", err)
+	sjob, err := c.SubmitJobWithResponse(ctx, apigen.JobBody{Presentation: vp, Algorithm: "builtin:stats@1"})
+	must("share job", api.Check(sjob, err))
+	sclaim := sjob.JSON201.Claim
+	contribution, err := consent.IssueContribution(w.key, consent.Contribution{ID: "urn:uuid:00000000-0000-4000-8000-000000000001",
+		Subject: w.vault.DID(), Training: "t", Round: 1, Share: 0.25, Pool: consent.Money{Amount: 500, Currency: "EUR"},
+		Payout: consent.Money{Amount: 125, Currency: "EUR"}, ReceiptID: sclaim.ReceiptId}, w.clock.Now())
+	must("contribution", err)
+	respond := func(action, contribution string) string {
+		t.Helper()
+		tok, err := ledger.SignClaimResponse(w.key, ledger.ClaimResponse{Requester: w.key.DID(), Vault: w.vault.DID(), ClaimID: sclaim.Id,
+			ReceiptIDs: []string{sclaim.ReceiptId}, Action: action, Contribution: contribution, IssuedAt: w.clock.Now()})
+		must("sign "+action, err)
+		return tok
+	}
+	c.AcknowledgeClaimWithResponse(ctx, sclaim.Id, apigen.ClaimResponseBody{Response: respond(ledger.Acknowledge, "")})
+	settled, err := c.SettleClaimWithResponse(ctx, sclaim.Id, apigen.ClaimResponseBody{Response: respond(ledger.Settle, contribution)})
+	must("settle", api.Check(settled, err))
+	if s := settled.JSON200; s.State != ledger.ClaimStateSettled || s.Settled == nil || *s.Settled != 125 || s.Share == nil || *s.Share != ledger.ShareContribution {
+		t.Fatalf("settled claim %+v", s)
+	}
 	// Problems.
 	c.GetJobWithResponse(ctx, "job_nope")
 	anon.GetJobWithResponse(ctx, "job_nope")
 	anon.GetInclusionProofWithResponse(ctx, &apigen.GetInclusionProofParams{Index: 9, Size: 1})
 	c.SubmitJobWithResponse(ctx, apigen.JobBody{Presentation: "x", Algorithm: "builtin:stats@1"})
 	c.AcknowledgeClaimWithResponse(ctx, job.JSON201.Claim.Id, apigen.ClaimResponseBody{Response: "x"})
+	c.SettleClaimWithResponse(ctx, job.JSON201.Claim.Id, apigen.ClaimResponseBody{Response: "x"})
 	anon.GetStatusListWithResponse(ctx, "nope")
 
 	for _, e := range tr.errs {
 		t.Error(e)
 	}
 	for _, want := range []string{"getHealth 200", "getCatalog 200", "getDIDDocument 404", "submitConsentRequest 201", "submitJob 201",
-		"getJob 200", "getJob 401", "submitJob 201", "getJob 404", "submitJob 403", "getInclusionProof 400", "getReceipt 200", "getClaim 200", "getLogEntry 200"} {
+		"getJob 200", "getJob 401", "submitJob 201", "getJob 404", "submitJob 403", "getInclusionProof 400", "getReceipt 200", "getClaim 200", "getLogEntry 200",
+		"settleClaim 200", "acknowledgeClaim 409", "settleClaim 403"} {
 		if !tr.seen[want] {
 			t.Errorf("the flow did not exercise %s", want)
 		}

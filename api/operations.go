@@ -39,6 +39,11 @@ func (o operations) AcknowledgeClaim(c echo.Context, _ apigen.ID) error {
 	return o.s.respondClaim(ledger.Acknowledge)(c)
 }
 
+// SettleClaim serves POST /v1/claims/{id}/settle.
+func (o operations) SettleClaim(c echo.Context, _ apigen.ID) error {
+	return o.s.respondClaim(ledger.Settle)(c)
+}
+
 // DisputeClaim serves POST /v1/claims/{id}/dispute.
 func (o operations) DisputeClaim(c echo.Context, _ apigen.ID) error {
 	return o.s.respondClaim(ledger.Dispute)(c)

@@ -183,6 +183,7 @@ func (s *Server) routes() {
 	e.GET("/v1/claims/:id", op.GetClaim, small, auth)
 	e.POST("/v1/claims/:id/ack", op.AcknowledgeClaim, small, auth)
 	e.POST("/v1/claims/:id/dispute", op.DisputeClaim, small, auth)
+	e.POST("/v1/claims/:id/settle", op.SettleClaim, small, auth)
 	e.GET("/v1/status/:list", op.GetStatusList)
 }
 
@@ -474,8 +475,8 @@ func (s *Server) getClaim(c echo.Context) error {
 	return c.JSON(http.StatusOK, cl)
 }
 
-// respondClaim records a requester's signed acknowledgement or dispute of
-// a claim.
+// respondClaim records a requester's signed acknowledgement, dispute or
+// settlement of a claim.
 func (s *Server) respondClaim(action string) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		var body ClaimResponseBody

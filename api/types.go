@@ -103,8 +103,8 @@ func rowsBucket(n int) string {
 	return "1000000+"
 }
 
-// ClaimResponseBody is the body of POST /v1/claims/{id}/ack and
-// POST /v1/claims/{id}/dispute.
+// ClaimResponseBody is the body of POST /v1/claims/{id}/ack,
+// POST /v1/claims/{id}/dispute and POST /v1/claims/{id}/settle.
 type ClaimResponseBody struct {
 	Response string `json:"response"` // the requester-signed ledger.ClaimResponse (JWS)
 }

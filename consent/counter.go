@@ -69,7 +69,7 @@ func SignCounter(owner Signer, c Counter, now time.Time) (string, error) {
 			requestBody: requestBody{
 				Dataset: t.Dataset, Algorithm: t.Algorithm, Columns: t.Columns, Purpose: t.Purpose,
 				PurposeCode: t.PurposeCode, MaxRuns: t.MaxRuns, Output: t.Output,
-				Price: vcPrice{Amount: t.Price.Amount, Currency: t.Price.Currency, Per: t.Per},
+				Price: vcPrice{Amount: t.Price.Amount, Currency: t.Price.Currency, Per: t.Per, Share: t.Share},
 			},
 		},
 	})
@@ -131,7 +131,8 @@ func VerifyCounter(token, vaultDID, requesterDID string, now time.Time) (*Counte
 // another dataset, algorithm or purpose; more runs; a longer validity;
 // columns not asked for; a wider output policy (release is the widest,
 // then dp with a larger budget; review may replace either); a lower
-// price or another currency or unit.
+// price, another currency or unit, or another share rule (a rule the
+// request states is kept exactly: the owner may not drop it, nor add one).
 func CheckNarrower(asked Terms, askedEnd time.Time, offered Terms, offeredEnd time.Time, allColumns []string) error {
 	field := func(name, msg string) error { return refuseField(ErrInvalidRequest, name, msg) }
 	switch {
@@ -147,6 +148,8 @@ func CheckNarrower(asked Terms, askedEnd time.Time, offered Terms, offeredEnd ti
 		return field("price", "a counter-offer keeps the currency and the pricing unit")
 	case offered.Price.Amount < asked.Price.Amount:
 		return field("price.amount", "a lower price than offered")
+	case offered.Share != asked.Share:
+		return field("price.share", "a counter-offer keeps the share rule")
 	}
 	askedCols := asked.Columns
 	if len(askedCols) == 0 {

@@ -44,6 +44,7 @@ type vcPrice struct {
 	Amount   int64  `json:"amount"`
 	Currency string `json:"currency"`
 	Per      string `json:"per"`
+	Share    string `json:"share,omitempty"` // the share rule, when there is one
 }
 
 type vcSubject struct {
@@ -108,7 +109,7 @@ func Issue(owner Signer, subject string, t Terms, nbf, exp time.Time, id string,
 				PurposeCode: t.PurposeCode,
 				MaxRuns:     t.MaxRuns,
 				Output:      t.Output,
-				Price:       vcPrice{Amount: t.Price.Amount, Currency: t.Price.Currency, Per: t.Per},
+				Price:       vcPrice{Amount: t.Price.Amount, Currency: t.Price.Currency, Per: t.Per, Share: t.Share},
 			},
 			CredentialStatus: status.claim(),
 		},
@@ -241,6 +242,9 @@ func readTerms(vc fields, sub string) (Terms, error) {
 	t.Price = m
 	if t.Per, present, ok = price.str("per"); !present || !ok {
 		return t, refuseField(ErrBadToken, "credentialSubject.price.per", "missing or not a string")
+	}
+	if t.Share, _, ok = price.str("share"); !ok {
+		return t, refuseField(ErrBadToken, "credentialSubject.price.share", "not a string")
 	}
 	return t, checkTerms(ErrBadToken, t, credentialNames)
 }

@@ -1,11 +1,13 @@
 // Package consent holds trove's consent tokens: the consent request a
 // requester signs, the Consent credential an owner issues (a VC-JWT in the
 // W3C VC data model's JWT encoding) with its complete terms (columns,
-// purpose code, output policy, price per unit) and a Bitstring Status List
-// entry, the status list that revokes it, the owner's counter-offer and the
-// requester's reply, the presentation (a VP-JWT bound to a vault and a
-// single-use nonce) by which a requester uses a credential, and the
-// owner's standing rules (Policy) that decide requests without asking.
+// purpose code, output policy, price per unit and, for training rounds, the
+// share rule) and a Bitstring Status List entry, the status list that
+// revokes it, the owner's counter-offer and the requester's reply, the
+// presentation (a VP-JWT bound to a vault and a single-use nonce) by which
+// a requester uses a credential, the owner's standing rules (Policy) that
+// decide requests without asking, and the Contribution credential a
+// training's coordinator issues a vault for its share of a round.
 //
 // Invariants:
 //
@@ -31,6 +33,11 @@
 //     Verifier may use a did:web resolver. A Verifier's cache is keyed by
 //     the exact token bytes and never skips the time checks; presentations
 //     are never cached.
+//   - The share rule (ShareContribution, per round only) is a signed term:
+//     the owner reads it before consenting and a counter-offer keeps it.
+//     A Contribution credential verifies only if it keeps its own rules: a
+//     flagged update earns nothing, and the payout is the stated share of
+//     the stated pool within one minor unit, computed exactly.
 //   - Standing rules are data, evaluated in order, first match wins, "ask"
 //     when none matches; a rule set is identified by the hash of its
 //     canonical JSON.

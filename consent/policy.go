@@ -57,8 +57,13 @@ type Rule struct {
 	MaxDelta    float64  `json:"max_delta,omitempty"`   // for dp: δ at most this
 	MinPrice    *Money   `json:"min_price,omitempty"`   // at least this amount, in this currency
 	Per         []string `json:"per,omitempty"`         // pricing units
+	Shares      []string `json:"shares,omitempty"`      // share rules: ShareContribution, or ShareNone for none
 	MaxValidity string   `json:"max_validity,omitempty"`
 }
+
+// ShareNone names, in a rule's shares, a request with no share rule: each
+// unit pays its price.
+const ShareNone = "none"
 
 var ruleIDRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
 
@@ -197,6 +202,11 @@ func (r *Rule) check() error {
 			return errors.New("per: must be run, round or 1000-rows")
 		}
 	}
+	for _, sh := range r.Shares {
+		if sh != ShareContribution && sh != ShareNone {
+			return errors.New("shares: must be contribution or none")
+		}
+	}
 	if r.MaxValidity != "" {
 		if d, err := time.ParseDuration(r.MaxValidity); err != nil || d <= 0 {
 			return errors.New("max_validity: a positive duration such as 720h")
@@ -242,7 +252,7 @@ func (p *Policy) Decide(r *Request, cols []string) Decision {
 func (r *Rule) matches(q *Request, cols []string) bool {
 	in := func(set []string, v string) bool { return len(set) == 0 || slices.Contains(set, v) }
 	if !in(r.Requesters, q.Requester) || !in(r.Datasets, q.Dataset) || !in(r.Algorithms, q.Algorithm) ||
-		!in(r.Purposes, q.PurposeCode) || !in(r.Outputs, q.Output.Policy) || !in(r.Per, q.Per) {
+		!in(r.Purposes, q.PurposeCode) || !in(r.Outputs, q.Output.Policy) || !in(r.Per, q.Per) || !in(r.Shares, shareName(q.Share)) {
 		return false
 	}
 	if len(r.Columns) > 0 {
@@ -273,6 +283,14 @@ func (r *Rule) matches(q *Request, cols []string) bool {
 		}
 	}
 	return true
+}
+
+// shareName is how a rule's shares name a request's share rule.
+func shareName(share string) string {
+	if share == "" {
+		return ShareNone
+	}
+	return share
 }
 
 // Summary says the rules in plain language, one line each, ending with
@@ -325,6 +343,17 @@ func (r *Rule) summary() string {
 	}
 	if len(r.Per) > 0 {
 		parts = append(parts, "per "+strings.Join(r.Per, " or "))
+	}
+	if len(r.Shares) > 0 {
+		var ways []string
+		for _, sh := range r.Shares {
+			if sh == ShareContribution {
+				ways = append(ways, "with each round's pay shared by contribution")
+			} else {
+				ways = append(ways, "with each unit paid its full price")
+			}
+		}
+		parts = append(parts, strings.Join(ways, " or "))
 	}
 	if r.MaxValidity != "" {
 		parts = append(parts, "lasting at most "+r.MaxValidity)

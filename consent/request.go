@@ -18,10 +18,11 @@ type Request struct {
 	PurposeCode string       `json:"purpose_code"`      // one of PurposeCodes
 	MaxRuns     int          `json:"max_runs"`          // 1 to MaxRuns
 	Output      OutputPolicy `json:"output"`
-	Price       Money        `json:"price"`      // per Per
-	Per         string       `json:"per"`        // PerRun, PerRound or Per1000Rows
-	ExpiresAt   time.Time    `json:"expires_at"` // when the requested consent should end; the token's exp
-	CreatedAt   time.Time    `json:"created_at"` // the token's iat
+	Price       Money        `json:"price"`           // per Per
+	Per         string       `json:"per"`             // PerRun, PerRound or Per1000Rows
+	Share       string       `json:"share,omitempty"` // the share rule: "" or ShareContribution (per round only)
+	ExpiresAt   time.Time    `json:"expires_at"`      // when the requested consent should end; the token's exp
+	CreatedAt   time.Time    `json:"created_at"`      // the token's iat
 }
 
 // Terms returns the terms the request asks for, without a dataset digest
@@ -30,7 +31,7 @@ func (r Request) Terms() Terms {
 	return Terms{
 		Vault: r.Vault, Dataset: r.Dataset, Algorithm: r.Algorithm, Columns: r.Columns,
 		Purpose: r.Purpose, PurposeCode: r.PurposeCode, MaxRuns: r.MaxRuns,
-		Output: r.Output, Price: r.Price, Per: r.Per,
+		Output: r.Output, Price: r.Price, Per: r.Per, Share: r.Share,
 	}
 }
 
@@ -72,7 +73,7 @@ func SignRequest(s Signer, r Request, now time.Time) (string, error) {
 		requestClaim: requestBody{
 			Dataset: r.Dataset, Algorithm: r.Algorithm, Columns: r.Columns,
 			Purpose: r.Purpose, PurposeCode: r.PurposeCode, MaxRuns: r.MaxRuns, Output: r.Output,
-			Price: vcPrice{Amount: r.Price.Amount, Currency: r.Price.Currency, Per: r.Per},
+			Price: vcPrice{Amount: r.Price.Amount, Currency: r.Price.Currency, Per: r.Per, Share: r.Share},
 		},
 	})
 }
@@ -144,6 +145,9 @@ func readRequestBody(f fields, r *Request) error {
 	r.Price = m
 	if r.Per, present, ok = price.str("per"); !present || !ok {
 		return refuseField(ErrInvalidRequest, "price.per", "missing or not a string")
+	}
+	if r.Share, _, ok = price.str("share"); !ok {
+		return refuseField(ErrInvalidRequest, "price.share", "not a string")
 	}
 	return nil
 }

@@ -31,6 +31,17 @@ const (
 	Per1000Rows = "1000-rows" // each started thousand rows a job reads
 )
 
+// Share rules: how a price per round is paid out (Terms.Share).
+const (
+	// ShareContribution: each round's pool (the price times the updates
+	// the coordinator received) is shared in proportion to contribution,
+	// as the coordinator's Contribution credential for the round states;
+	// a flagged update earns nothing. The price is then the provisional
+	// amount a round's claim names until the requester settles it. Only
+	// with PerRound.
+	ShareContribution = "contribution"
+)
+
 // Purpose codes: the fixed list a purpose's free text is filed under.
 const (
 	PurposeResearch           = "research"
@@ -82,6 +93,9 @@ type Terms struct {
 	Output        OutputPolicy
 	Price         Money  // per Per
 	Per           string // PerRun, PerRound or Per1000Rows
+	// Share is the share rule: "" (each unit pays Price) or
+	// ShareContribution (with PerRound only).
+	Share string
 }
 
 var (
@@ -126,6 +140,9 @@ func checkTerms(code Code, t Terms, names termNames) error {
 	if t.Per != PerRun && t.Per != PerRound && t.Per != Per1000Rows {
 		return refuseField(code, names.per, "must be run, round or 1000-rows")
 	}
+	if err := checkShare(t.Share, t.Per); err != nil {
+		return refuseField(code, names.share, err.Error())
+	}
 	if !slices.Contains(PurposeCodes(), t.PurposeCode) {
 		return refuseField(code, names.purposeCode, "must be research, product-improvement, model-training, marketing or other")
 	}
@@ -134,6 +151,20 @@ func checkTerms(code Code, t Terms, names termNames) error {
 	}
 	if err := checkOutput(t.Output); err != nil {
 		return refuseField(code, names.output, err.Error())
+	}
+	return nil
+}
+
+// checkShare checks a share rule: none, or ShareContribution priced per
+// round.
+func checkShare(share, per string) error {
+	switch {
+	case share == "":
+		return nil
+	case share != ShareContribution:
+		return ruleError("must be contribution, or left out")
+	case per != PerRound:
+		return ruleError("the contribution rule shares a round's pool: the price must be per round")
 	}
 	return nil
 }
@@ -214,7 +245,7 @@ func checkPurpose(p string) error {
 // between a request and a credential.
 type termNames struct {
 	vault, dataset, digest, algorithm, purpose, maxRuns, amount, currency string
-	per, purposeCode, columns, output                                     string
+	per, share, purposeCode, columns, output                              string
 	columnsRequired                                                       bool
 }
 
@@ -222,14 +253,26 @@ var (
 	requestNames = termNames{
 		vault: "aud", dataset: "dataset", algorithm: "algorithm", purpose: "purpose",
 		maxRuns: "maxRuns", amount: "price.amount", currency: "price.currency",
-		per: "price.per", purposeCode: "purposeCode", columns: "columns", output: "output",
+		per: "price.per", share: "price.share", purposeCode: "purposeCode", columns: "columns", output: "output",
 	}
 	credentialNames = termNames{
 		vault: "credentialSubject.vault", dataset: "credentialSubject.dataset.name",
 		digest: "credentialSubject.dataset.digest", algorithm: "credentialSubject.algorithm",
 		purpose: "credentialSubject.purpose", maxRuns: "credentialSubject.maxRuns",
 		amount: "credentialSubject.price.amount", currency: "credentialSubject.price.currency",
-		per: "credentialSubject.price.per", purposeCode: "credentialSubject.purposeCode",
+		per: "credentialSubject.price.per", share: "credentialSubject.price.share", purposeCode: "credentialSubject.purposeCode",
 		columns: "credentialSubject.columns", output: "credentialSubject.output", columnsRequired: true,
 	}
 )
+
+// ShareWords says a share rule in plain words, as an owner reads it
+// before consenting.
+func ShareWords(share string) string {
+	if share == ShareContribution {
+		return "Shared by contribution: each round's pay (the price per round times the updates the coordinator " +
+			"received) is split between the vaults in proportion to how much each update helped, as the coordinator's " +
+			"signed Contribution credential states; an update flagged as anomalous earns nothing for that round. " +
+			"Until the requester settles it, a round's claim names the price per round."
+	}
+	return "Each unit is paid its full price."
+}

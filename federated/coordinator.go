@@ -39,6 +39,7 @@ type Reply struct {
 	JobID   string          // the vault's job id
 	Result  json.RawMessage // the job's result, as the vault released it
 	Receipt json.RawMessage // the vault's receipt bundle for the job
+	Claim   *ledger.Claim   // the vault's signed claim for the job, if it sent one
 }
 
 // Limits on what the coordinator accepts from a vault.
@@ -78,9 +79,10 @@ type Config struct {
 	Timeout    time.Duration // per participant per round; default 2 minutes
 	Parallel   int           // participants asked at once; default 16
 
-	// RoundPool is the payout pool of each round, in the currency's minor
-	// units, shared by contribution; 0 pays nothing out.
-	RoundPool int64
+	// Price is what the consents pay per round per vault (their price per
+	// round). Each round's pool is Price times the updates received,
+	// shared by contribution; default 0 EUR, which pays nothing out.
+	Price consent.Money
 
 	// MaxEpsilon, if > 0, takes only differentially private updates: a
 	// result not released under the dp policy, or from a vault whose
@@ -100,14 +102,14 @@ type Config struct {
 	// (round 0: the feature moments).
 	KeepReceipt func(round, participant int, receipt json.RawMessage) error
 
-	// Contribution, if set, issues each participant that sent an update
-	// a Contribution credential (VC-JWT) for its share of the round.
+	// Contribution, if set, issues each participant whose receipt
+	// verified a Contribution credential (VC-JWT) for its share of the
+	// round (nothing when its update was flagged or unusable). Claims
+	// under the share rule are then settled with it (see Settler).
 	Contribution func(c consent.Contribution) (string, error)
 	// Training names the run in Contribution credentials; default
 	// "training".
 	Training string
-	// Currency is the payout pool's currency; default EUR.
-	Currency string
 
 	// Progress, if set, is called after each round.
 	Progress func(RoundReport)
@@ -149,8 +151,8 @@ func (c Config) withDefaults(n int) Config {
 	if c.Training == "" {
 		c.Training = "training"
 	}
-	if c.Currency == "" {
-		c.Currency = "EUR"
+	if c.Price.Currency == "" {
+		c.Price.Currency = "EUR"
 	}
 	return c
 }
@@ -178,13 +180,21 @@ type ParticipantRound struct {
 	Samples   int     `json:"samples,omitempty"`
 	Loss      float64 `json:"loss,omitempty"` // local training loss the vault reported
 	Score     *Score  `json:"score,omitempty"`
-	Share     float64 `json:"share"`
-	Payout    int64   `json:"payout"`
+	Share     float64 `json:"share"`                   // its exact share of the round's pool (a multiple of 1/ShareUnits)
+	Payout    int64   `json:"payout"`                  // what it is paid of the pool, in minor units of Config.Price's currency
 	Epsilon   float64 `json:"epsilon,omitempty"`       // ε this job spent (dp)
 	SpentEps  float64 `json:"spent_epsilon,omitempty"` // the vault's dataset budget spent so far, as ε
 	// Contribution is the Contribution credential (VC-JWT) issued to the
 	// vault for this round.
 	Contribution string `json:"contribution,omitempty"`
+	// ClaimID is the vault's claim for the round's job when it is under
+	// the share rule: the coordinator settles it with Contribution.
+	ClaimID string `json:"claim_id,omitempty"`
+	// Settled is true once the vault settled the claim at Payout.
+	Settled bool `json:"settled,omitempty"`
+	// SettleError is why the last attempt to settle failed; a resumed
+	// coordinator tries again.
+	SettleError string `json:"settle_error,omitempty"`
 }
 
 // RoundReport is one round's record.
@@ -205,7 +215,10 @@ type State struct {
 	Aggregator string              `json:"aggregator"`
 	Vaults     []string            `json:"vaults"`
 	Model      compute.LogRegModel `json:"model"`
-	Rounds     []RoundReport       `json:"rounds"`
+	// Moments is round 0: each vault's part in the feature moments asked
+	// before round 1 (with Standardise), paid like a round.
+	Moments []ParticipantRound `json:"moments,omitempty"`
+	Rounds  []RoundReport      `json:"rounds"`
 }
 
 // Coordinator runs federated training over participants.
@@ -225,8 +238,10 @@ func NewCoordinator(cfg Config, parts []Participant) (*Coordinator, error) {
 		return nil, trove.Errorf(trove.EINVALID, "rounds %d is not in 1..%d", cfg.Rounds, MaxRounds)
 	case cfg.Quorum < 0 || cfg.Quorum > len(parts):
 		return nil, trove.Errorf(trove.EINVALID, "quorum %d is not in 1..%d", cfg.Quorum, len(parts))
-	case cfg.Timeout < 0 || cfg.Parallel < 0 || cfg.RoundPool < 0:
-		return nil, trove.Errorf(trove.EINVALID, "timeout, parallelism and pool must not be negative")
+	case cfg.Timeout < 0 || cfg.Parallel < 0:
+		return nil, trove.Errorf(trove.EINVALID, "timeout and parallelism must not be negative")
+	case cfg.Price.Amount < 0 || cfg.Price.Amount > consent.MaxPool/MaxParticipants:
+		return nil, trove.Errorf(trove.EINVALID, "the price per round must be from 0 to %d minor units", consent.MaxPool/MaxParticipants)
 	}
 	return &Coordinator{cfg: cfg.withDefaults(len(parts)), parts: parts}, nil
 }
@@ -238,12 +253,23 @@ func (c *Coordinator) Run(ctx context.Context) (*State, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Settlements a previous run could not make are tried again first.
+	if c.settle(ctx, st, -1) {
+		if err := c.save(st); err != nil {
+			return nil, err
+		}
+	}
 	if c.cfg.Standardise && st.Model.Scale == nil {
 		if err := c.standardise(ctx, st); err != nil {
 			return nil, err
 		}
 		if err := c.save(st); err != nil {
 			return nil, err
+		}
+		if c.settle(ctx, st, 0) {
+			if err := c.save(st); err != nil {
+				return nil, err
+			}
 		}
 	}
 	for r := len(st.Rounds) + 1; r <= c.cfg.Rounds; r++ {
@@ -254,12 +280,19 @@ func (c *Coordinator) Run(ctx context.Context) (*State, error) {
 		if err != nil {
 			return st, fmt.Errorf("round %d: %w", r, err)
 		}
+		// The round is recorded before its claims are settled, so that a
+		// crash in between leaves settlements for a restart to retry.
 		st.Rounds = append(st.Rounds, *rep)
 		if err := c.save(st); err != nil {
 			return st, err
 		}
+		if c.settle(ctx, st, r) {
+			if err := c.save(st); err != nil {
+				return st, err
+			}
+		}
 		if c.cfg.Progress != nil {
-			c.cfg.Progress(*rep)
+			c.cfg.Progress(st.Rounds[len(st.Rounds)-1])
 		}
 	}
 	return st, nil
@@ -423,6 +456,9 @@ func (c *Coordinator) standardise(ctx context.Context, st *State) error {
 	n := 0
 	answers := c.ask(ctx, params)
 	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if st.Moments, err = c.momentsPay(answers); err != nil {
 		return err
 	}
 	why := map[string]int{}
@@ -621,6 +657,7 @@ func (c *Coordinator) round(ctx context.Context, st *State, r int) (*RoundReport
 	rep.Updates = len(updates)
 	rep.Quorum = len(updates) >= c.cfg.Quorum && len(updates) > 0
 	flagged := make([]bool, len(updates))
+	var delta []float64 // the aggregate, with a quorum
 	if rep.Quorum {
 		if c.cfg.Detector != nil {
 			scores, err := c.cfg.Detector.Score(updates)
@@ -643,7 +680,8 @@ func (c *Coordinator) round(ctx context.Context, st *State, r int) (*RoundReport
 				kept, keptFrom = append(kept, u), append(keptFrom, k)
 			}
 		}
-		delta, used, err := c.cfg.Aggregator.Aggregate(kept)
+		var used []int
+		delta, used, err = c.cfg.Aggregator.Aggregate(kept)
 		if err != nil {
 			return nil, err
 		}
@@ -658,23 +696,8 @@ func (c *Coordinator) round(ctx context.Context, st *State, r int) (*RoundReport
 		for j, d := range delta {
 			st.Model.Weights[j] += c.cfg.ServerRate * d
 		}
-		shares, err := Shares(updates, delta, flagged)
-		if err != nil {
-			return nil, err
-		}
-		pay := Payouts(c.cfg.RoundPool, shares)
 		for k, i := range from {
 			pr := &rep.Participants[i]
-			pr.Share, pr.Payout = shares[k], pay[k]
-			if c.cfg.Contribution != nil {
-				tok, err := c.cfg.Contribution(consent.Contribution{Subject: pr.Vault, Training: c.cfg.Training, Round: r,
-					Share: math.Min(1, math.Max(0, shares[k])), Payout: consent.Money{Amount: pay[k], Currency: c.cfg.Currency},
-					Flagged: flagged[k], ReceiptID: pr.ReceiptID})
-				if err != nil {
-					return nil, fmt.Errorf("issue a contribution credential: %w", err)
-				}
-				pr.Contribution = tok
-			}
 			if !flagged[k] {
 				pr.Status = StatusUsed
 				if !inAggregate[k] {
@@ -686,6 +709,9 @@ func (c *Coordinator) round(ctx context.Context, st *State, r int) (*RoundReport
 		for _, i := range from {
 			rep.Participants[i].Status, rep.Participants[i].Reason = StatusSkipped, "no quorum"
 		}
+	}
+	if err := c.roundPay(r, rep, answers, updates, from, flagged, delta); err != nil {
+		return nil, err
 	}
 	if c.cfg.Test != nil && st.Model.Weights != nil {
 		ev, err := compute.LogRegAccuracy(st.Model, c.cfg.Test)

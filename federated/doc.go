@@ -16,9 +16,13 @@
 // it verifies and keeps every receipt, skips vaults that time out or
 // refuse, needs a quorum, flags and excludes anomalous updates (recording
 // the receipt that proves who sent them), aggregates, scores the model on
-// its held-out set with compute.LogRegAccuracy, shares the round's pool,
-// issues Contribution credentials, and writes its round file atomically so
-// that a restarted coordinator resumes. Sim runs real vaults in one
+// its held-out set with compute.LogRegAccuracy, shares the round's pool
+// (Config.Price times the updates received) exactly by contribution,
+// issues every vault whose receipt verified a Contribution credential,
+// writes its round file atomically, and then settles each vault's claim
+// under the share rule with its credential (Settler), recording the
+// outcome; a restarted coordinator resumes after its last round and
+// retries the settlements that failed. Sim runs real vaults in one
 // process for tests and experiments (trove sim); see docs/federated.md.
 //
 // Invariants: aggregation never reads raw data, only updates; an update

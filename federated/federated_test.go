@@ -4,7 +4,11 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
+
+	"github.com/trove-project/trove/consent"
 )
 
 func near(a, b, tol float64) bool { return math.Abs(a-b) <= tol }
@@ -312,6 +316,45 @@ func FuzzParseAggregator(f *testing.F) {
 		b, err := ParseAggregator(a.String())
 		if err != nil || b.String() != a.String() {
 			t.Fatalf("%q parsed as %v, which does not round-trip", s, a)
+		}
+	})
+}
+
+// Split's payouts sum to the pool and each is within one minor unit of
+// its exact share of the pool, as a vault checks it
+// (consent.PayoutOfShare); the exact shares sum to 1.
+func FuzzSplit(f *testing.F) {
+	f.Add(int64(1001), 0.25, 0.75, 0.0, 1e-300)
+	f.Add(int64(1)<<55, 1.0/3, 1.0/3, 1.0/3, 0.0)
+	f.Add(int64(7), 0.0, 0.0, 0.0, 0.0)
+	f.Add(int64(100), math.Inf(1), math.NaN(), -1.0, 5e-324)
+	f.Fuzz(func(t *testing.T, pool int64, a, b, c, d float64) {
+		if pool < 0 || pool > consent.MaxPool {
+			return
+		}
+		shares := []float64{a, b, c, d}
+		exact, pay := Split(pool, shares)
+		var sum, units int64
+		anyPositive := false
+		for i := range shares {
+			if pay[i] < 0 || !consent.PayoutOfShare(pay[i], pool, exact[i]) {
+				t.Fatalf("Split(%d, %v): payout %d for exact share %v", pool, shares, pay[i], exact[i])
+			}
+			// The share a credential states (its shortest decimal) is a whole
+			// number of units: at most 12 decimals.
+			dec := strconv.FormatFloat(exact[i], 'f', -1, 64)
+			if _, frac, _ := strings.Cut(dec, "."); len(frac) > 12 {
+				t.Fatalf("share %s is not a whole number of units", dec)
+			}
+			units += int64(math.Round(exact[i] * ShareUnits))
+			sum += pay[i]
+			anyPositive = anyPositive || exact[i] > 0
+		}
+		if anyPositive && (units != ShareUnits || sum != pool) {
+			t.Fatalf("Split(%d, %v) = %v, %v: units %d, paid %d", pool, shares, exact, pay, units, sum)
+		}
+		if !anyPositive && sum != 0 {
+			t.Fatalf("nobody has a share but %v are paid", pay)
 		}
 	})
 }

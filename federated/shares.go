@@ -3,6 +3,7 @@ package federated
 import (
 	"errors"
 	"math"
+	"math/bits"
 	"sort"
 )
 
@@ -49,39 +50,91 @@ func Shares(updates []Update, aggregate []float64, flagged []bool) ([]float64, e
 	return raw, nil
 }
 
-// Payouts splits pool (integer minor units) by shares, exactly: every unit
-// goes to someone, by the largest-remainder method, and money never passes
-// through a float that could lose a cent. Ties go to the lower index.
-func Payouts(pool int64, shares []float64) []int64 {
-	out := make([]int64, len(shares))
-	if pool <= 0 || len(shares) == 0 {
-		return out
+// ShareUnits is the resolution of the shares Contribution credentials
+// state: whole multiples of 1/ShareUnits (10^-12). Such a share, written as
+// the shortest decimal of its float64, is exactly the share paid.
+const ShareUnits = 1_000_000_000_000
+
+// Split turns shares (any non-negative weights) into exact shares — whole
+// multiples of 1/ShareUnits that sum to exactly 1, or all 0 when no weight
+// is positive — and splits pool (integer minor units) by them: each payout
+// is its exact share of the pool rounded down or up by the largest-
+// remainder method (ties to the lower index), and the payouts sum to pool
+// whenever some share is positive. So a payout is always within one minor
+// unit of its stated share of the pool (consent.PayoutOfShare), and money
+// never passes through a float.
+func Split(pool int64, shares []float64) (exact []float64, pay []int64) {
+	units := shareUnits(shares)
+	exact = make([]float64, len(shares))
+	pay = make([]int64, len(shares))
+	if pool < 0 {
+		pool = 0
 	}
-	total := 0.0
-	for _, s := range shares {
-		total += math.Max(s, 0)
+	rems := make([]uint64, len(shares))
+	var given int64
+	for i, u := range units {
+		exact[i] = float64(u) / ShareUnits
+		// pool × u < 2^63 × 10^12: hi < 10^12, so the division fits.
+		hi, lo := bits.Mul64(uint64(pool), u)
+		q, r := bits.Div64(hi, lo, ShareUnits)
+		pay[i], rems[i] = int64(q), r
+		given += pay[i]
 	}
-	if total == 0 {
-		return out
+	order := make([]int, len(shares))
+	for i := range order {
+		order[i] = i
 	}
-	type rem struct {
-		i int
-		r float64
-	}
-	rems := make([]rem, 0, len(shares))
-	given := int64(0)
-	for i, s := range shares {
-		exact := float64(pool) * math.Max(s, 0) / total
-		out[i] = int64(math.Floor(exact))
-		given += out[i]
-		if s > 0 {
-			rems = append(rems, rem{i, exact - math.Floor(exact)})
-		}
-	}
-	sort.SliceStable(rems, func(a, b int) bool { return rems[a].r > rems[b].r })
-	for k := 0; given < pool && len(rems) > 0; k = (k + 1) % len(rems) {
-		out[rems[k].i]++
+	sort.SliceStable(order, func(a, b int) bool { return rems[order[a]] > rems[order[b]] })
+	for k := 0; given < pool && k < len(order) && rems[order[k]] > 0; k++ {
+		pay[order[k]]++
 		given++
 	}
+	return exact, pay
+}
+
+// shareUnits turns weights into whole units of 1/ShareUnits that sum to
+// ShareUnits (largest remainder, ties to the lower index), or to 0 when no
+// weight is positive. The floors never sum over ShareUnits: the float
+// error of the normalised weights is far below one unit.
+func shareUnits(shares []float64) []uint64 {
+	out := make([]uint64, len(shares))
+	total := 0.0
+	for _, s := range shares {
+		if s > 0 && !math.IsInf(s, 0) {
+			total += s
+		}
+	}
+	if !(total > 0) || math.IsInf(total, 0) {
+		return out
+	}
+	rems := make([]float64, len(shares))
+	var given uint64
+	for i, s := range shares {
+		if !(s > 0) || math.IsInf(s, 0) {
+			continue
+		}
+		exact := math.Min(ShareUnits, s/total*ShareUnits)
+		out[i] = uint64(math.Floor(exact))
+		rems[i] = exact - math.Floor(exact)
+		given += out[i]
+	}
+	order := make([]int, len(shares))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool { return rems[order[a]] > rems[order[b]] })
+	for k := 0; given < ShareUnits && k < len(order); k++ {
+		if shares[order[k]] > 0 {
+			out[order[k]]++
+			given++
+		}
+	}
 	return out
+}
+
+// Payouts splits pool (integer minor units) by shares, exactly: every unit
+// goes to someone with a positive share, by Split.
+func Payouts(pool int64, shares []float64) []int64 {
+	_, pay := Split(pool, shares)
+	return pay
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/trove-project/trove/compute"
 	"github.com/trove-project/trove/consent"
 	"github.com/trove-project/trove/dataset"
+	"github.com/trove-project/trove/ledger"
 	"github.com/trove-project/trove/requester"
 	"github.com/trove-project/trove/vault"
 )
@@ -316,6 +317,9 @@ func NewSim(ctx context.Context, cfg SimConfig) (_ *Sim, err error) {
 	if tc.Contribution == nil {
 		tc.Contribution = req.IssueContribution
 	}
+	if tc.Price == (consent.Money{}) {
+		tc.Price = consent.Money{Amount: SimPrice, Currency: "EUR"}
+	}
 	if tc.Training == "" {
 		tc.Training = fmt.Sprintf("sim seed %d", cfg.Seed)
 	}
@@ -358,7 +362,7 @@ func NewSim(ctx context.Context, cfg SimConfig) (_ *Sim, err error) {
 		if err != nil {
 			return nil, err
 		}
-		st, err := req.RequestConsent(ctx, client, TrainingAsk(SimDataset, cfg.Rounds, consent.Money{Amount: 10, Currency: "EUR"}, 24*time.Hour, s.Policy.Epsilon, s.Policy.Delta))
+		st, err := req.RequestConsent(ctx, client, TrainingAsk(SimDataset, cfg.Rounds, tc.Price, 24*time.Hour, s.Policy.Epsilon, s.Policy.Delta))
 		if err != nil {
 			return nil, err
 		}
@@ -382,6 +386,10 @@ func NewSim(ctx context.Context, cfg SimConfig) (_ *Sim, err error) {
 
 // SimDataset is the name each simulated vault imports its rows under.
 const SimDataset = "train"
+
+// SimPrice is the price per round, in EUR minor units, a simulation's
+// consents ask for when its Training config names none.
+const SimPrice = 10
 
 // Run trains the centralized baseline and the federation and compares
 // them.
@@ -562,6 +570,25 @@ type maliciousClient struct {
 }
 
 func (m *maliciousClient) DID() string { return m.inner.DID() }
+
+// Settle settles as the client it stands between would: its vault's
+// claims are settled like any other's.
+func (m *maliciousClient) Settle(ctx context.Context, claim *ledger.Claim, contribution string) (*ledger.Claim, error) {
+	s, ok := m.inner.(Settler)
+	if !ok {
+		return nil, trove.Errorf(trove.EUNAVAILABLE, "the participant cannot settle claims")
+	}
+	return s.Settle(ctx, claim, contribution)
+}
+
+// Claim reads a claim through the client it stands between.
+func (m *maliciousClient) Claim(ctx context.Context, id string) (*ledger.Claim, error) {
+	s, ok := m.inner.(Settler)
+	if !ok {
+		return nil, trove.Errorf(trove.EUNAVAILABLE, "the participant cannot read claims")
+	}
+	return s.Claim(ctx, id)
+}
 
 func (m *maliciousClient) Run(ctx context.Context, params json.RawMessage) (*Reply, error) {
 	var p map[string]any

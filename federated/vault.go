@@ -10,28 +10,33 @@ import (
 	"github.com/trove-project/trove/api"
 	"github.com/trove-project/trove/compute"
 	"github.com/trove-project/trove/consent"
+	"github.com/trove-project/trove/ledger"
 	"github.com/trove-project/trove/requester"
 	"github.com/trove-project/trove/vault"
 )
 
 // TrainingPurpose is the purpose a training consent request states. The
-// share rule is part of it, so the owner reads how payouts are computed
-// before consenting.
+// share rule is a term of the request too (price.share), which the owner
+// sees in plain words; the purpose says how contribution is measured.
 const TrainingPurpose = "Model training: federated logistic regression with builtin:logreg-train@1, one run per round " +
 	"(plus one for feature means). Payouts per round are shared in proportion to samples times the update's " +
 	"alignment with the aggregate; an update flagged as anomalous earns nothing for that round."
 
 // TrainingAsk is the consent request of a training run over rounds
 // rounds: purpose model training, one run per round and one for the
-// feature moments, priced per round. With epsilon > 0 it asks for the dp
-// output policy, each round spending epsilon at delta; else release.
+// feature moments, priced per round under the contribution share rule
+// (each round's claim names the price provisionally; the coordinator
+// settles it with the round's Contribution credential). With epsilon > 0
+// it asks for the dp output policy, each round spending epsilon at delta;
+// else release.
 func TrainingAsk(datasetName string, rounds int, price consent.Money, validity time.Duration, epsilon, delta float64) requester.Ask {
 	out := consent.OutputPolicy{Policy: consent.OutputRelease}
 	if epsilon > 0 {
 		out = consent.OutputPolicy{Policy: consent.OutputDP, Epsilon: epsilon, Delta: delta}
 	}
 	return requester.Ask{Dataset: datasetName, Algorithm: compute.LogRegTrainID, Purpose: TrainingPurpose,
-		PurposeCode: consent.PurposeModelTraining, MaxRuns: rounds + 1, Output: out, Price: price, Per: consent.PerRound, Validity: validity}
+		PurposeCode: consent.PurposeModelTraining, MaxRuns: rounds + 1, Output: out, Price: price, Per: consent.PerRound,
+		Share: consent.ShareContribution, Validity: validity}
 }
 
 // VaultParticipant reaches a vault over its HTTP API as a requester
@@ -61,7 +66,18 @@ func (p *VaultParticipant) Run(ctx context.Context, params json.RawMessage) (*Re
 	if run.Job.State != vault.JobSucceeded {
 		return nil, trove.Errorf(trove.EUNAVAILABLE, "job %s %s", run.Job.ID, run.Job.State)
 	}
-	return &Reply{JobID: run.Job.ID, Result: run.Job.Result, Receipt: run.Job.Receipt}, nil
+	return &Reply{JobID: run.Job.ID, Result: run.Job.Result, Receipt: run.Job.Receipt, Claim: run.Job.Claim}, nil
+}
+
+// Settle sends the vault the requester's signed settlement of claim with
+// the Contribution credential contribution (requester.Settle).
+func (p *VaultParticipant) Settle(ctx context.Context, claim *ledger.Claim, contribution string) (*ledger.Claim, error) {
+	return p.Requester.Settle(ctx, p.Client, claim, contribution)
+}
+
+// Claim returns the vault's claim id as it stands.
+func (p *VaultParticipant) Claim(ctx context.Context, id string) (*ledger.Claim, error) {
+	return p.Requester.Signed(p.Client).Claim(ctx, id)
 }
 
 // AwaitConsent follows a consent request until the vault approves it,

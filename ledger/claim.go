@@ -13,12 +13,20 @@ import (
 	"github.com/trove-project/trove/did"
 )
 
-// Claim states: owed until the requester acknowledges or disputes it.
+// Claim states: owed until the requester acknowledges or disputes it; a
+// claim under the share rule is settled instead of acknowledged.
 const (
 	ClaimOwed              = "owed"
 	ClaimStateAcknowledged = "acknowledged"
 	ClaimStateDisputed     = "disputed"
+	ClaimStateSettled      = "settled"
 )
+
+// ShareContribution is a claim's share rule when its consent shares each
+// training round's pool by contribution: the claim's amount is then
+// provisional (the price per round) until the requester settles it with
+// the coordinator's Contribution credential.
+const ShareContribution = "contribution"
 
 // Pricing units of a consent's price.
 const (
@@ -30,6 +38,9 @@ const (
 const (
 	Acknowledge = "acknowledge"
 	Dispute     = "dispute"
+	// Settle answers a claim under the share rule with the Contribution
+	// credential that says what the round pays the vault.
+	Settle = "settle"
 )
 
 // Limits on claim material.
@@ -37,12 +48,18 @@ const (
 	maxCurrencyLen  = 16   // a currency or token code
 	MaxReasonLen    = 1000 // a dispute's reason, in bytes
 	maxClaimReceipt = 1000 // receipts one claim may reference
+	// MaxContributionLen bounds the Contribution credential a settlement
+	// carries, in bytes.
+	MaxContributionLen = 8 << 10
 )
 
 // Claim is what a requester owes the owner for one run, created from its
 // receipt and signed by the vault (Token). The requester acknowledges it
 // or disputes it with a reason (Response, its signed statement); a
-// disputed claim stays, with both statements.
+// disputed claim stays, with both statements. A claim under the share
+// rule (Share) names a provisional Amount; the requester settles it with
+// the training coordinator's Contribution credential, which sets what is
+// owed (Settled).
 type Claim struct {
 	// ID identifies the claim.
 	ID string `json:"id"`
@@ -65,13 +82,23 @@ type Claim struct {
 	Per string `json:"per"`
 	// Quantity is how many units Amount is for.
 	Quantity uint64 `json:"quantity"`
+	// Share is the share rule: "" (Amount is owed) or ShareContribution
+	// (Amount is provisional until settled).
+	Share string `json:"share,omitempty"`
 	// CreatedAt is when the claim was created, in UTC.
 	CreatedAt time.Time `json:"created_at"`
 	// Token is the vault's JWS over the claim (see IssueClaim).
 	Token string `json:"token,omitempty"`
-	// State is ClaimOwed, ClaimStateAcknowledged or ClaimStateDisputed.
+	// State is ClaimOwed, ClaimStateAcknowledged, ClaimStateDisputed or
+	// ClaimStateSettled.
 	State string `json:"state"`
-	// Response is the requester's signed acknowledgement or dispute.
+	// Settled is what a settled claim is owed, in minor units of Currency.
+	Settled *int64 `json:"settled,omitempty"`
+	// Contribution is the Contribution credential (VC-JWT) a settled claim
+	// was settled with.
+	Contribution string `json:"contribution,omitempty"`
+	// Response is the requester's signed acknowledgement, dispute or
+	// settlement.
 	Response string `json:"response,omitempty"`
 	// Reason is the requester's reason for a dispute.
 	Reason string `json:"reason,omitempty"`
@@ -131,10 +158,40 @@ func (c Claim) Validate() error {
 	}
 	switch c.State {
 	case ClaimOwed, ClaimStateAcknowledged, ClaimStateDisputed:
+		if c.Settled != nil {
+			return fmt.Errorf("claim %s: %s but settled: %w", short(c.ID), c.State, ErrMalformed)
+		}
+	case ClaimStateSettled:
+		if c.Share == "" || c.Settled == nil || *c.Settled < 0 {
+			return fmt.Errorf("claim %s: settled without the share rule or a non-negative amount: %w", short(c.ID), ErrMalformed)
+		}
 	default:
 		return fmt.Errorf("claim %s: unknown state %q: %w", short(c.ID), short(c.State), ErrMalformed)
 	}
 	return nil
+}
+
+// Owed returns what the claim is owed as it stands: the settled amount of
+// a settled claim, else its amount (provisional under the share rule).
+func (c Claim) Owed() int64 {
+	if c.Settled != nil {
+		return *c.Settled
+	}
+	return c.Amount
+}
+
+// Provisional reports whether the claim's amount waits for a settlement.
+func (c Claim) Provisional() bool {
+	return c.Share != "" && c.State == ClaimOwed
+}
+
+// Standing returns the claim's state as an owner reads it: its State, or
+// "provisional" for a claim under the share rule not yet settled.
+func (c Claim) Standing() string {
+	if c.Provisional() {
+		return "provisional"
+	}
+	return c.State
 }
 
 // validateStatement checks what the vault signs of a claim.
@@ -151,6 +208,9 @@ func (c Claim) validateStatement() error {
 	}
 	if c.Per != PerRun && c.Per != Per1000Rows {
 		return fmt.Errorf("claim %s: unknown pricing unit %q: %w", short(c.ID), short(c.Per), ErrMalformed)
+	}
+	if c.Share != "" && (c.Share != ShareContribution || c.Per != PerRun || c.Quantity != 1) {
+		return fmt.Errorf("claim %s: share rule %q on %d × per %s: %w", short(c.ID), short(c.Share), c.Quantity, short(c.Per), ErrMalformed)
 	}
 	if c.CreatedAt.IsZero() || c.CreatedAt.Unix() <= 0 {
 		return fmt.Errorf("claim %s: no creation time: %w", short(c.ID), ErrMalformed)
@@ -184,14 +244,15 @@ type claimJSON struct {
 	Currency   string   `json:"currency"`
 	Per        string   `json:"per"`
 	Quantity   uint64   `json:"quantity"`
+	Share      string   `json:"share,omitempty"`
 }
 
-var claimKeys = []string{"jti", "iss", "iat", "sub", "consent_id", "job_id", "receipt_ids", "amount", "currency", "per", "quantity"}
+var claimKeys = []string{"jti", "iss", "iat", "sub", "consent_id", "job_id", "receipt_ids", "amount", "currency", "per", "quantity", "share"}
 
 // IssueClaim signs the claim as a compact JWS (EdDSA) by the vault: its
 // id, vault, requester, consent, job, receipts, amount, currency, unit,
-// quantity and creation time (to the second). The state is not signed:
-// it changes.
+// quantity, share rule (when there is one) and creation time (to the
+// second). The state is not signed: it changes.
 func IssueClaim(s Signer, c Claim) (string, error) {
 	if c.Vault != s.DID() {
 		return "", fmt.Errorf("issue claim: vault %q is not the signer's DID %q", short(c.Vault), short(s.DID()))
@@ -201,7 +262,7 @@ func IssueClaim(s Signer, c Claim) (string, error) {
 	}
 	payload, err := json.Marshal(claimJSON{ID: c.ID, Vault: c.Vault, IssuedAt: c.CreatedAt.Unix(), Requester: c.Requester,
 		ConsentID: c.ConsentID, JobID: c.JobID, ReceiptIDs: []string{c.ReceiptID}, Amount: c.Amount, Currency: c.Currency,
-		Per: c.Per, Quantity: c.Quantity})
+		Per: c.Per, Quantity: c.Quantity, Share: c.Share})
 	if err != nil {
 		return "", fmt.Errorf("issue claim: %w", err)
 	}
@@ -231,7 +292,7 @@ func VerifyClaim(token, vaultDID string) (*Claim, error) {
 		return nil, fmt.Errorf("verify claim: %d receipts, want 1: %w", len(w.ReceiptIDs), ErrMalformed)
 	}
 	c := &Claim{ID: w.ID, ReceiptID: w.ReceiptIDs[0], JobID: w.JobID, ConsentID: w.ConsentID, Requester: w.Requester,
-		Vault: w.Vault, Amount: w.Amount, Currency: w.Currency, Per: w.Per, Quantity: w.Quantity,
+		Vault: w.Vault, Amount: w.Amount, Currency: w.Currency, Per: w.Per, Quantity: w.Quantity, Share: w.Share,
 		CreatedAt: time.Unix(w.IssuedAt, 0).UTC(), Token: token}
 	if err := c.validateStatement(); err != nil {
 		return nil, fmt.Errorf("verify claim: %w", err)
@@ -243,9 +304,10 @@ func VerifyClaim(token, vaultDID string) (*Claim, error) {
 }
 
 // ClaimResponse is a requester's signed answer to a claim: it
-// acknowledges the claim, or disputes it with a reason. It names the
-// claim and the receipts behind it, so that it covers exactly what the
-// requester checked.
+// acknowledges the claim, disputes it with a reason, or settles a claim
+// under the share rule with a Contribution credential. It names the claim
+// and the receipts behind it, so that it covers exactly what the
+// requester checked and cannot be replayed onto another claim.
 type ClaimResponse struct {
 	// Requester is the DID of the requester answering (iss).
 	Requester string
@@ -255,11 +317,15 @@ type ClaimResponse struct {
 	ClaimID string
 	// ReceiptIDs identifies the receipts behind it.
 	ReceiptIDs []string
-	// Action is Acknowledge or Dispute.
+	// Action is Acknowledge, Dispute or Settle.
 	Action string
 	// Reason says why, for a dispute (required then, at most MaxReasonLen
-	// bytes of printable UTF-8); empty for an acknowledgement.
+	// bytes of printable UTF-8); empty otherwise.
 	Reason string
+	// Contribution is the Contribution credential (a compact VC-JWT, at
+	// most MaxContributionLen bytes) a settlement settles with; empty
+	// otherwise. Whether it verifies is the vault's to check.
+	Contribution string
 	// IssuedAt is when the requester signed it, to the second.
 	IssuedAt time.Time
 }
@@ -272,9 +338,11 @@ type responseJSON struct {
 	ReceiptIDs []string `json:"receipt_ids"`
 	Action     string   `json:"action"`
 	Reason     string   `json:"reason,omitempty"`
+	// Contribution is the settlement's credential.
+	Contribution string `json:"contribution,omitempty"`
 }
 
-var responseKeys = []string{"iss", "aud", "iat", "claim_id", "receipt_ids", "action", "reason"}
+var responseKeys = []string{"iss", "aud", "iat", "claim_id", "receipt_ids", "action", "reason", "contribution"}
 
 func (r ClaimResponse) validate() error {
 	if err := requireAll("claim response", "requester", r.Requester, "vault", r.Vault, "claim id", r.ClaimID); err != nil {
@@ -292,8 +360,19 @@ func (r ClaimResponse) validate() error {
 		if strings.TrimSpace(r.Reason) == "" {
 			return fmt.Errorf("claim response: a dispute needs a reason: %w", ErrMalformed)
 		}
+	case Settle:
+		if r.Reason != "" {
+			return fmt.Errorf("claim response: a settlement carries no reason: %w", ErrMalformed)
+		}
+		if r.Contribution == "" || len(r.Contribution) > MaxContributionLen || strings.Count(r.Contribution, ".") != 2 ||
+			strings.ContainsFunc(r.Contribution, func(c rune) bool { return !isBase64URL(c) && c != '.' }) {
+			return fmt.Errorf("claim response: a settlement needs a Contribution credential, a compact JWS of at most %d bytes: %w", MaxContributionLen, ErrMalformed)
+		}
 	default:
-		return fmt.Errorf("claim response: action %q, want %s or %s: %w", short(r.Action), Acknowledge, Dispute, ErrMalformed)
+		return fmt.Errorf("claim response: action %q, want %s, %s or %s: %w", short(r.Action), Acknowledge, Dispute, Settle, ErrMalformed)
+	}
+	if r.Action != Settle && r.Contribution != "" {
+		return fmt.Errorf("claim response: only a settlement carries a Contribution credential: %w", ErrMalformed)
 	}
 	if len(r.Reason) > MaxReasonLen || !utf8.ValidString(r.Reason) || strings.ContainsFunc(r.Reason, func(c rune) bool { return !unicode.IsPrint(c) }) {
 		return fmt.Errorf("claim response: the reason must be at most %d bytes of printable UTF-8: %w", MaxReasonLen, ErrMalformed)
@@ -314,7 +393,7 @@ func SignClaimResponse(s Signer, r ClaimResponse) (string, error) {
 		return "", fmt.Errorf("sign claim response: %w", err)
 	}
 	payload, err := json.Marshal(responseJSON{Requester: r.Requester, Vault: r.Vault, IssuedAt: r.IssuedAt.Unix(),
-		ClaimID: r.ClaimID, ReceiptIDs: r.ReceiptIDs, Action: r.Action, Reason: r.Reason})
+		ClaimID: r.ClaimID, ReceiptIDs: r.ReceiptIDs, Action: r.Action, Reason: r.Reason, Contribution: r.Contribution})
 	if err != nil {
 		return "", fmt.Errorf("sign claim response: %w", err)
 	}
@@ -345,9 +424,13 @@ func VerifyClaimResponse(token string) (*ClaimResponse, error) {
 		return nil, fmt.Errorf("verify claim response: %w", err)
 	}
 	r := &ClaimResponse{Requester: w.Requester, Vault: w.Vault, ClaimID: w.ClaimID, ReceiptIDs: w.ReceiptIDs,
-		Action: w.Action, Reason: w.Reason, IssuedAt: time.Unix(w.IssuedAt, 0).UTC()}
+		Action: w.Action, Reason: w.Reason, Contribution: w.Contribution, IssuedAt: time.Unix(w.IssuedAt, 0).UTC()}
 	if err := r.validate(); err != nil {
 		return nil, fmt.Errorf("verify claim response: %w", err)
 	}
 	return r, nil
+}
+
+func isBase64URL(c rune) bool {
+	return c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_'
 }

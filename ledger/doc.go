@@ -35,7 +35,10 @@
 //   - Money is integer minor units with a currency or token code, never a
 //     float. A claim is signed by the vault (IssueClaim); the requester
 //     answers it with a signed acknowledgement or dispute
-//     (SignClaimResponse) naming the claim and its receipts.
+//     (SignClaimResponse) naming the claim and its receipts. A claim under
+//     the share rule (ShareContribution) signs the rule with a provisional
+//     amount; the requester settles it instead (Settle), the response
+//     carrying the training coordinator's Contribution credential.
 //
 // Errors that callers branch on are sentinels (ErrMalformed, ErrTooLarge,
 // ErrBadSignature, ErrWrongVault, ErrMismatch, ErrNotIncluded,

@@ -38,6 +38,7 @@ const (
 const (
 	ClaimAcknowledged EventType = "claim.acknowledged" // the requester acknowledged a claim, signed
 	ClaimDisputed     EventType = "claim.disputed"     // the requester disputed a claim, signed, with a reason
+	ClaimSettled      EventType = "claim.settled"      // the requester settled a share-rule claim with a Contribution credential
 )
 
 // Valid reports whether t is one of the event types above.
@@ -48,7 +49,7 @@ func (t EventType) Valid() bool {
 		ResultHeld, ResultWithheld, PrivacySet,
 		ConsentRevoked, RequestCountered, CounterAccepted, CounterDeclined, PolicySet:
 		return true
-	case ClaimAcknowledged, ClaimDisputed:
+	case ClaimAcknowledged, ClaimDisputed, ClaimSettled:
 		return true
 	}
 	return false

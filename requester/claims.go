@@ -3,6 +3,7 @@ package requester
 import (
 	"context"
 	"encoding/json"
+	"time"
 
 	"github.com/trove-project/trove"
 	"github.com/trove-project/trove/api"
@@ -42,7 +43,7 @@ func (r *Requester) CheckClaim(ctx context.Context, c *api.Client, id string) (*
 		return nil, &trove.Error{Code: trove.EFORBIDDEN, Reason: "bad_claim", Message: "the claim's signature does not verify", Err: err}
 	}
 	if signed.ID != id || signed.Requester != r.DID() || signed.ConsentID != cred.ID || signed.ReceiptID != served.ReceiptID ||
-		signed.Amount != served.Amount || signed.Currency != served.Currency {
+		signed.Amount != served.Amount || signed.Currency != served.Currency || signed.Share != served.Share {
 		return nil, &trove.Error{Code: trove.EFORBIDDEN, Reason: "bad_claim", Message: "the claim served differs from the claim signed, or is not this requester's"}
 	}
 	bundle, err := c.Receipt(ctx, signed.ReceiptID)
@@ -70,7 +71,11 @@ func (r *Requester) CheckClaim(ctx context.Context, c *api.Client, id string) (*
 	if signed.Currency != cred.Terms.Price.Currency || signed.Per != ledger.PerRun {
 		expected = -1 // not what the consent priced
 	}
+	if signed.Share != cred.Terms.Share {
+		expected = -1 // a share rule the consent does not state, or the reverse
+	}
 	signed.State, signed.Response, signed.Reason, signed.RespondedAt = served.State, served.Response, served.Reason, served.RespondedAt
+	signed.Settled, signed.Contribution = served.Settled, served.Contribution
 	return &CheckedClaim{Claim: signed, Receipt: rc, Expected: expected}, nil
 }
 
@@ -87,7 +92,58 @@ func (r *Requester) AcknowledgeClaim(ctx context.Context, c *api.Client, id stri
 		return nil, &trove.Error{Code: trove.EFORBIDDEN, Reason: "claim_mismatch",
 			Message: "the claim's amount is not what the consent's terms give for its receipt; dispute it instead"}
 	}
-	return r.respond(ctx, c, cc.Claim, ledger.Acknowledge, "")
+	if cc.Claim.Share != "" {
+		return nil, &trove.Error{Code: trove.ECONFLICT, Reason: "settlement_required",
+			Message: "the claim is under the share rule: settle it with the round's Contribution credential (trove claims settle), or dispute it"}
+	}
+	return r.respond(ctx, c, cc.Claim, ledger.Acknowledge, "", "")
+}
+
+// SettleClaim checks claim id (CheckClaim) and the Contribution credential
+// contribution against it — issued by this requester to the claim's
+// vault, for its receipt and currency, keeping its own payout rules —
+// and sends the vault a signed settlement carrying the credential. Only a
+// claim under the share rule is settled.
+func (r *Requester) SettleClaim(ctx context.Context, c *api.Client, id, contribution string) (*ledger.Claim, error) {
+	c = r.Signed(c)
+	cc, err := r.CheckClaim(ctx, c, id)
+	if err != nil {
+		return nil, err
+	}
+	if cc.Claim.Share == "" || cc.Expected != cc.Claim.Amount {
+		return nil, &trove.Error{Code: trove.ECONFLICT, Reason: "no_share_rule",
+			Message: "the claim is not a share-rule claim at the consent's price per round: acknowledge or dispute it"}
+	}
+	if err := checkContribution(contribution, cc.Claim, r.DID(), r.now()); err != nil {
+		return nil, err
+	}
+	return r.Settle(ctx, c, cc.Claim, contribution)
+}
+
+// checkContribution checks a Contribution credential for claim as its
+// issuer would have it: it verifies (its own payout rules included), and
+// it is issued by issuer to the claim's vault, for its receipt and
+// currency.
+func checkContribution(token string, claim *ledger.Claim, issuer string, now time.Time) error {
+	cc, err := consent.VerifyContribution(token, now)
+	if err != nil {
+		return &trove.Error{Code: trove.EINVALID, Reason: "bad_contribution", Message: "the Contribution credential does not verify", Err: err}
+	}
+	if cc.Issuer != issuer || cc.Subject != claim.Vault || cc.ReceiptID != claim.ReceiptID || cc.Pool.Currency != claim.Currency {
+		return &trove.Error{Code: trove.EINVALID, Reason: "bad_contribution",
+			Message: "the Contribution credential is not this requester's for the claim's vault, receipt and currency"}
+	}
+	return nil
+}
+
+// Settle sends the vault behind c this requester's signed settlement of
+// claim (its ID, Vault and ReceiptID are what is signed) with the
+// Contribution credential contribution, and returns the claim as the vault
+// now holds it. It checks nothing of the claim: the caller has (as a
+// training's coordinator has, with the claim that came with the job's
+// answer). The vault checks the credential against the claim.
+func (r *Requester) Settle(ctx context.Context, c *api.Client, claim *ledger.Claim, contribution string) (*ledger.Claim, error) {
+	return r.respond(ctx, r.Signed(c), claim, ledger.Settle, "", contribution)
 }
 
 // DisputeClaim sends the vault a signed dispute of claim id with reason.
@@ -104,12 +160,12 @@ func (r *Requester) DisputeClaim(ctx context.Context, c *api.Client, id, reason 
 	if err != nil || claim.Requester != r.DID() || claim.ID != id {
 		return nil, &trove.Error{Code: trove.EFORBIDDEN, Reason: "bad_claim", Message: "the claim's signature does not verify, or the claim is not on this requester", Err: err}
 	}
-	return r.respond(ctx, c, claim, ledger.Dispute, reason)
+	return r.respond(ctx, c, claim, ledger.Dispute, reason, "")
 }
 
-func (r *Requester) respond(ctx context.Context, c *api.Client, claim *ledger.Claim, action, reason string) (*ledger.Claim, error) {
+func (r *Requester) respond(ctx context.Context, c *api.Client, claim *ledger.Claim, action, reason, contribution string) (*ledger.Claim, error) {
 	token, err := ledger.SignClaimResponse(r.key, ledger.ClaimResponse{Requester: r.DID(), Vault: claim.Vault, ClaimID: claim.ID,
-		ReceiptIDs: []string{claim.ReceiptID}, Action: action, Reason: reason, IssuedAt: r.now()})
+		ReceiptIDs: []string{claim.ReceiptID}, Action: action, Reason: reason, Contribution: contribution, IssuedAt: r.now()})
 	if err != nil {
 		return nil, trove.Errorf(trove.EINVALID, "cannot sign the %s: %v", action, err)
 	}

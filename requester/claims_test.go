@@ -30,6 +30,13 @@ type served struct {
 
 func newServed(t *testing.T) *served {
 	t.Helper()
+	return newServedAsk(t, requester.Ask{Dataset: "d", Algorithm: "builtin:stats@1", Purpose: "research",
+		PurposeCode: consent.PurposeResearch, Output: consent.OutputPolicy{Policy: consent.OutputRelease}, Per: consent.PerRun, MaxRuns: 10, Price: consent.Money{Amount: 125, Currency: "EUR"}, Validity: time.Hour})
+}
+
+// newServedAsk is newServed with the consent asked for by ask.
+func newServedAsk(t *testing.T, ask requester.Ask) *served {
+	t.Helper()
 	ctx := context.Background()
 	home := filepath.Join(t.TempDir(), "vault")
 	v, err := vault.Create(ctx, vault.Config{Home: home, WorkFactor: 10}, []byte("p"))
@@ -53,8 +60,7 @@ func newServed(t *testing.T) *served {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := r.RequestConsent(ctx, client, requester.Ask{Dataset: "d", Algorithm: "builtin:stats@1", Purpose: "research",
-		PurposeCode: consent.PurposeResearch, Output: consent.OutputPolicy{Policy: consent.OutputRelease}, Per: consent.PerRun, MaxRuns: 10, Price: consent.Money{Amount: 125, Currency: "EUR"}, Validity: time.Hour})
+	st, err := r.RequestConsent(ctx, client, ask)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -218,5 +224,63 @@ func TestRunWithParamsVerifies(t *testing.T) {
 	}
 	if run.Receipt.ParamsSHA256 == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" {
 		t.Fatal("params hash of a run with parameters is the empty string's")
+	}
+}
+
+// A claim under the share rule is settled, not acknowledged: the
+// requester checks the Contribution credential against the claim, signs
+// a settlement carrying it, and the vault records the payout.
+func TestSettleShareClaim(t *testing.T) {
+	ctx := context.Background()
+	s := newServedAsk(t, requester.Ask{Dataset: "d", Algorithm: "builtin:stats@1", Purpose: "training", PurposeCode: consent.PurposeModelTraining,
+		Output: consent.OutputPolicy{Policy: consent.OutputRelease}, Per: consent.PerRound, Share: consent.ShareContribution, MaxRuns: 10,
+		Price: consent.Money{Amount: 40, Currency: "EUR"}, Validity: time.Hour})
+	c1, c2 := s.run(t), s.run(t)
+	if c1.Share != ledger.ShareContribution || c1.Amount != 40 {
+		t.Fatalf("claim %+v", c1)
+	}
+	if _, err := s.req.AcknowledgeClaim(ctx, s.client, c1.ID); trove.ErrorReason(err) != "settlement_required" {
+		t.Fatalf("acknowledging a share claim: %v", err)
+	}
+	contribution := func(c *ledger.Claim, payout int64, share float64) string {
+		t.Helper()
+		tok, err := s.req.IssueContribution(consent.Contribution{Subject: s.vault.DID(), Training: "t", Round: 1, Share: share,
+			Pool: consent.Money{Amount: 3 * 40, Currency: "EUR"}, Payout: consent.Money{Amount: payout, Currency: "EUR"}, ReceiptID: c.ReceiptID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	// The requester's own check refuses a credential for another receipt
+	// before signing anything; sent unchecked, the vault refuses it too.
+	wrong := contribution(c2, 60, 0.5)
+	if _, err := s.req.SettleClaim(ctx, s.client, c1.ID, wrong); trove.ErrorReason(err) != "bad_contribution" {
+		t.Fatalf("settling with another receipt's credential: %v", err)
+	}
+	if _, err := s.req.Settle(ctx, s.client, c1, wrong); trove.ErrorReason(err) != "contribution_receipt" {
+		t.Fatalf("the vault took another receipt's credential: %v", err)
+	}
+	settled, err := s.req.SettleClaim(ctx, s.client, c1.ID, contribution(c1, 60, 0.5))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if settled.State != ledger.ClaimStateSettled || settled.Settled == nil || *settled.Settled != 60 {
+		t.Fatalf("settled claim %+v", settled)
+	}
+	if e := lastLogged(t, s.vault); e.Type != ledger.ClaimSettled || e.Fields["amount"] != "60" || e.Fields["claim_id"] != c1.ID {
+		t.Fatalf("logged %+v", e)
+	}
+	checked, err := s.req.CheckClaim(ctx, s.client, c1.ID)
+	if err != nil || checked.Claim.State != ledger.ClaimStateSettled || *checked.Claim.Settled != 60 || checked.Expected != 40 {
+		t.Fatalf("checked settled claim %+v, %v", checked, err)
+	}
+	// A share claim can be disputed; a plain claim cannot be settled.
+	if d, err := s.req.DisputeClaim(ctx, s.client, c2.ID, "no such round"); err != nil || d.State != ledger.ClaimStateDisputed {
+		t.Fatalf("dispute of a share claim: %+v, %v", d, err)
+	}
+	p := newServed(t)
+	pc := p.run(t)
+	if _, err := p.req.SettleClaim(ctx, p.client, pc.ID, contribution(c1, 60, 0.5)); trove.ErrorReason(err) != "no_share_rule" {
+		t.Fatalf("settling a plain claim: %v", err)
 	}
 }

@@ -123,6 +123,7 @@ type Ask struct {
 	Output      consent.OutputPolicy
 	Price       consent.Money
 	Per         string        // consent.PerRun, PerRound or Per1000Rows
+	Share       string        // the share rule: consent.ShareContribution (per round only), or none
 	Validity    time.Duration // how long the consent should last
 	// WebDID, when set, is the did:web the vault is expected to be: it is
 	// verified to vouch for the did:key the vault's catalog gives
@@ -170,7 +171,7 @@ func (r *Requester) RequestConsent(ctx context.Context, c *api.Client, ask Ask) 
 	req := consent.Request{
 		ID: id, Requester: r.DID(), Vault: cat.Vault, Dataset: ask.Dataset, Algorithm: ask.Algorithm, Columns: ask.Columns,
 		Purpose: ask.Purpose, PurposeCode: ask.PurposeCode, MaxRuns: ask.MaxRuns, Output: ask.Output,
-		Price: ask.Price, Per: ask.Per, ExpiresAt: now.Add(ask.Validity), CreatedAt: now,
+		Price: ask.Price, Per: ask.Per, Share: ask.Share, ExpiresAt: now.Add(ask.Validity), CreatedAt: now,
 	}
 	token, err := consent.SignRequest(r.key, req, now)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/trove-project/trove/compute"
+	"github.com/trove-project/trove/consent"
 	"github.com/trove-project/trove/ledger"
 	"github.com/trove-project/trove/vault"
 )
@@ -31,6 +32,7 @@ var funcs = template.FuncMap{
 	"budgetUsed": budgetUsed,
 	"decidedBy":  decidedBy,
 	"per":        perWords,
+	"share":      consent.ShareWords,
 	"percent": func(used, max int) int {
 		if max <= 0 {
 			return 0
@@ -107,7 +109,16 @@ func eventTitle(e ledger.Entry) string {
 		if err != nil {
 			return "A payment is owed to you"
 		}
+		if f["share"] != "" {
+			return "A training round's payment is owed to you: " + money(amount, f["currency"]) + " for now, until it is settled by your share of the round"
+		}
 		return "A payment is owed to you: " + money(amount, f["currency"])
+	case ledger.ClaimSettled:
+		amount, err := strconv.ParseInt(f["amount"], 10, 64)
+		if err != nil {
+			return "A requester settled a training round's payment"
+		}
+		return "A requester settled a training round's payment at your share: " + money(amount, f["currency"])
 	case ledger.ClaimAcknowledged:
 		return "A requester acknowledged a payment it owes you"
 	case ledger.ClaimDisputed:
@@ -147,7 +158,7 @@ func eventKind(t ledger.EventType) string {
 		return "refused"
 	case ledger.ResultHeld:
 		return "request"
-	case ledger.ClaimCreated, ledger.ClaimAcknowledged, ledger.ClaimDisputed:
+	case ledger.ClaimCreated, ledger.ClaimAcknowledged, ledger.ClaimDisputed, ledger.ClaimSettled:
 		return "money"
 	case ledger.RequestReceived, ledger.RequestApproved, ledger.RequestCountered, ledger.CounterAccepted:
 		return "request"
@@ -176,6 +187,7 @@ var eventTypes = []struct {
 	{ledger.ClaimCreated, "Payments owed"},
 	{ledger.ClaimAcknowledged, "Payments acknowledged"},
 	{ledger.ClaimDisputed, "Payments disputed"},
+	{ledger.ClaimSettled, "Payments settled"},
 	{ledger.DatasetImported, "Datasets added"},
 	{ledger.DatasetDeleted, "Datasets deleted"},
 	{ledger.PrivacySet, "Privacy settings changed"},

@@ -50,6 +50,8 @@ func FuzzRuleTestForm(f *testing.F) {
 	f.Add("dataset=d&runs=1&days=30&output=release&price=1.00&currency=EUR&per=run")
 	f.Add("dataset=d&runs=1&days=30&output=dp&epsilon=0x1p-3&price=0&currency=eur&per=round")
 	f.Add("dataset=x&runs=99999999999999999999&days=-1&output=dp&price=1.999")
+	f.Add("dataset=d&runs=1&days=30&output=release&price=1&currency=EUR&per=round&share=contribution")
+	f.Add("dataset=d&runs=1&days=30&output=release&price=1&currency=EUR&per=run&share=contribution")
 	f.Fuzz(func(t *testing.T, body string) {
 		q, err := url.ParseQuery(body)
 		if err != nil {
@@ -59,7 +61,7 @@ func FuzzRuleTestForm(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if r.MaxRuns < 1 || !r.ExpiresAt.After(now) || r.Price.Amount < 0 || len(dsCols) != 2 {
+		if r.MaxRuns < 1 || !r.ExpiresAt.After(now) || r.Price.Amount < 0 || len(dsCols) != 2 || (r.Share != "" && r.Per != consent.PerRound) {
 			t.Fatalf("%q gave %+v", body, r)
 		}
 	})

@@ -194,6 +194,25 @@ func TestRulesPage(t *testing.T) {
 	if got := try("builtin:stats@1", "many"); !strings.Contains(got, "Runs must be a whole number") {
 		t.Fatalf("a malformed test request:\n%s", got)
 	}
+	// Rules can tell rounds paid in full from rounds shared by contribution.
+	if resp := postForm(t, c, w.ui.URL()+"/rules", url.Values{"csrf": {csrf}, "rules": {"version: 1\nrules:\n  - {id: shared-rounds, decision: approve, per: [round], shares: [contribution]}\n"}}, nil); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("saving share rules: %s", resp.Status)
+	}
+	tryShare := func(share string) string {
+		q := url.Values{"requester": {w.req.DID()}, "dataset": {sampledata.BreastCancerName}, "algorithm": {"builtin:stats@1"}, "purpose": {"research"},
+			"runs": {"2"}, "days": {"30"}, "output": {"release"}, "price": {"1.00"}, "currency": {"EUR"}, "per": {"round"}, "share": {share}}
+		_, body := fetchPage(t, c, w.ui.URL()+"/rules?"+q.Encode())
+		return body
+	}
+	if got := tryShare("contribution"); !strings.Contains(got, "Approved at once, by rule shared-rounds") || !strings.Contains(got, "pay shared by contribution") {
+		t.Fatalf("a shared round under the share rule:\n%s", got)
+	}
+	if got := tryShare("none"); !strings.Contains(got, "it would wait for you") {
+		t.Fatalf("a round paid in full under the share rule:\n%s", got)
+	}
+	if resp := postForm(t, c, w.ui.URL()+"/rules", url.Values{"csrf": {csrf}, "rules": {rules}}, nil); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("restoring rules: %s", resp.Status)
+	}
 
 	// A real request the rule covers is approved at once, and the owner
 	// sees which rule did it.

@@ -97,7 +97,7 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request, ss *session) 
 		return
 	}
 	d := dashboardData{Datasets: views, Pending: pending, Held: len(heldJobs(js)), Active: s.active(cs), Chart: chart, Runs: runs}
-	d.Owed = totals(claims, func(c ledger.Claim) string { return c.State })
+	d.Owed = totals(claims, ledger.Claim.Standing)
 	s.render(w, r, ss, "dashboard", pageData{Title: "Overview", Nav: "home", Notice: notice(r), Data: d})
 }
 
@@ -143,7 +143,8 @@ func (s *Server) accessChart(ctx context.Context) (Chart, int, error) {
 	}), total, nil
 }
 
-// totals sums claims per currency and key, in first-seen order.
+// totals sums what claims are owed (a settled claim at its settled
+// amount) per currency and key, in first-seen order.
 func totals(cs []ledger.Claim, key func(ledger.Claim) string) []Total {
 	idx := map[[2]string]int{}
 	var out []Total
@@ -155,7 +156,7 @@ func totals(cs []ledger.Claim, key func(ledger.Claim) string) []Total {
 			idx[k] = i
 			out = append(out, Total{Label: k[0], Currency: c.Currency})
 		}
-		out[i].Amount += c.Amount
+		out[i].Amount += c.Owed()
 		out[i].Count++
 	}
 	return out
@@ -479,7 +480,7 @@ func (s *Server) earnings(w http.ResponseWriter, r *http.Request, ss *session) {
 	}
 	d := earningsData{
 		Claims:      claims,
-		ByState:     totals(claims, func(c ledger.Claim) string { return c.State }),
+		ByState:     totals(claims, ledger.Claim.Standing),
 		ByRequester: totals(claims, func(c ledger.Claim) string { return c.Requester }),
 	}
 	now := s.cfg.Now()
@@ -491,7 +492,7 @@ func (s *Server) earnings(w http.ResponseWriter, r *http.Request, ss *session) {
 			currencies = append(currencies, c.Currency)
 		}
 		if i := dayIndex(now, c.CreatedAt, chartDays); i >= 0 {
-			per[c.Currency][i] += float64(c.Amount) / 100
+			per[c.Currency][i] += float64(c.Owed()) / 100
 		}
 	}
 	sort.Strings(currencies)

@@ -32,7 +32,7 @@ type rulesData struct {
 // hypothetical is a request the owner made up to try the rules on, as
 // typed.
 type hypothetical struct {
-	Requester, Dataset, Algorithm, Purpose, Runs, Output, Epsilon, Price, Currency, Per, Days string
+	Requester, Dataset, Algorithm, Purpose, Runs, Output, Epsilon, Price, Currency, Per, Share, Days string
 }
 
 // ruleVerdict is what the rules decide for a hypothetical request.
@@ -48,11 +48,11 @@ type ruleVerdict struct {
 func parseHypothetical(q url.Values, cols map[string][]string, now time.Time) (hypothetical, *consent.Request, []string, error) {
 	h := hypothetical{Requester: q.Get("requester"), Dataset: q.Get("dataset"), Algorithm: q.Get("algorithm"),
 		Purpose: q.Get("purpose"), Runs: q.Get("runs"), Output: q.Get("output"), Epsilon: q.Get("epsilon"),
-		Price: q.Get("price"), Currency: q.Get("currency"), Per: q.Get("per"), Days: q.Get("days")}
+		Price: q.Get("price"), Currency: q.Get("currency"), Per: q.Get("per"), Share: q.Get("share"), Days: q.Get("days")}
 	bad := func(msg string) (hypothetical, *consent.Request, []string, error) {
 		return h, nil, nil, trove.Errorf(trove.EINVALID, "%s", msg)
 	}
-	for _, v := range []string{h.Dataset, h.Purpose, h.Runs, h.Output, h.Epsilon, h.Price, h.Currency, h.Per, h.Days} {
+	for _, v := range []string{h.Dataset, h.Purpose, h.Runs, h.Output, h.Epsilon, h.Price, h.Currency, h.Per, h.Share, h.Days} {
 		if len(v) > maxFormField {
 			return bad("A value in the test form is too long.")
 		}
@@ -79,6 +79,16 @@ func parseHypothetical(q url.Values, cols map[string][]string, now time.Time) (h
 	r := &consent.Request{Requester: strings.TrimSpace(h.Requester), Dataset: h.Dataset, Algorithm: strings.TrimSpace(h.Algorithm),
 		PurposeCode: h.Purpose, MaxRuns: runs, Price: consent.Money{Amount: price, Currency: strings.ToUpper(strings.TrimSpace(h.Currency))},
 		Per: h.Per, CreatedAt: now, ExpiresAt: now.Add(time.Duration(days) * 24 * time.Hour)}
+	switch h.Share {
+	case "", consent.ShareNone:
+	case consent.ShareContribution:
+		if h.Per != consent.PerRound {
+			return bad("Pay shared by contribution goes with a price per training round.")
+		}
+		r.Share = consent.ShareContribution
+	default:
+		return bad("Choose how the pay would be shared.")
+	}
 	switch h.Output {
 	case consent.OutputRelease, consent.OutputReview:
 		r.Output.Policy = h.Output

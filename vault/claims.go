@@ -15,28 +15,33 @@ import (
 )
 
 // claimTerms returns the pricing of a run under consent c: the price per
-// unit in minor units, its currency and the unit (ledger.PerRun or
-// ledger.Per1000Rows). A consent priced per federated round
-// (consent.PerRound) is paid per run: a round is one job on this vault.
-// Consents recorded before they carried a unit price per run.
-func claimTerms(c *Consent) (price int64, currency, per string) {
-	switch c.Per {
-	case consent.Per1000Rows:
-		return c.Price.Amount, c.Price.Currency, ledger.Per1000Rows
+// unit in minor units, its currency, the unit (ledger.PerRun or
+// ledger.Per1000Rows) and the share rule. A consent priced per federated
+// round (consent.PerRound) is paid per run: a round is one job on this
+// vault; under the contribution share rule its price is the provisional
+// amount until the requester settles the claim. Consents recorded before
+// they carried a unit price per run.
+func claimTerms(c *Consent) (price int64, currency, per, share string) {
+	switch {
+	case c.Per == consent.Per1000Rows:
+		return c.Price.Amount, c.Price.Currency, ledger.Per1000Rows, ""
+	case c.Per == consent.PerRound && c.Share == consent.ShareContribution:
+		return c.Price.Amount, c.Price.Currency, ledger.PerRun, ledger.ShareContribution
 	default:
-		return c.Price.Amount, c.Price.Currency, ledger.PerRun
+		return c.Price.Amount, c.Price.Currency, ledger.PerRun, ""
 	}
 }
 
 // newClaim makes and signs the claim for the run rc records, priced by
 // the consent's terms.
 func (v *Vault) newClaim(id string, c *Consent, rc ledger.ReceiptClaims) (*ledger.Claim, error) {
-	price, currency, per := claimTerms(c)
+	price, currency, per, share := claimTerms(c)
 	amount, quantity, err := ledger.ClaimAmount(per, price, rc.RowsRead)
 	if err != nil {
 		return nil, fmt.Errorf("claim for job %s: %w", rc.JobID, err)
 	}
 	claim := ledger.ClaimFromReceipt(id, rc, amount, currency, per, quantity, rc.IssuedAt)
+	claim.Share = share
 	if claim.Token, err = ledger.IssueClaim(v.key, claim); err != nil {
 		return nil, fmt.Errorf("sign claim: %w", err)
 	}
@@ -44,9 +49,9 @@ func (v *Vault) newClaim(id string, c *Consent, rc ledger.ReceiptClaims) (*ledge
 }
 
 func insertClaim(ctx context.Context, tx *sql.Tx, c *ledger.Claim) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO claims (id, receipt_id, job_id, consent_id, requester, amount, currency, per, quantity, token, state, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		c.ID, c.ReceiptID, c.JobID, c.ConsentID, c.Requester, c.Amount, c.Currency, c.Per, c.Quantity, c.Token, c.State, formatTime(c.CreatedAt))
+	_, err := tx.ExecContext(ctx, `INSERT INTO claims (id, receipt_id, job_id, consent_id, requester, amount, currency, per, quantity, token, state, created_at, share)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		c.ID, c.ReceiptID, c.JobID, c.ConsentID, c.Requester, c.Amount, c.Currency, c.Per, c.Quantity, c.Token, c.State, formatTime(c.CreatedAt), c.Share)
 	return err
 }
 
@@ -73,7 +78,7 @@ func (v *Vault) claim(ctx context.Context, q queryer, id string) (*ledger.Claim,
 
 func (v *Vault) claims(ctx context.Context, q queryer, where string, args ...any) ([]ledger.Claim, error) {
 	rows, err := q.QueryContext(ctx, `SELECT id, receipt_id, job_id, consent_id, requester, amount, currency, per, quantity, token,
-		state, response, reason, responded_at, created_at
+		state, response, reason, responded_at, created_at, share, settled, contribution
 		FROM claims `+where+` ORDER BY created_at DESC, id`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list claims: %w", err)
@@ -84,9 +89,13 @@ func (v *Vault) claims(ctx context.Context, q queryer, where string, args ...any
 		var c ledger.Claim
 		var created string
 		var responded sql.NullString
+		var settled sql.NullInt64
 		if err := rows.Scan(&c.ID, &c.ReceiptID, &c.JobID, &c.ConsentID, &c.Requester, &c.Amount, &c.Currency, &c.Per, &c.Quantity, &c.Token,
-			&c.State, &c.Response, &c.Reason, &responded, &created); err != nil {
+			&c.State, &c.Response, &c.Reason, &responded, &created, &c.Share, &settled, &c.Contribution); err != nil {
 			return nil, fmt.Errorf("list claims: %w", err)
+		}
+		if settled.Valid {
+			c.Settled = &settled.Int64
 		}
 		if c.CreatedAt, err = parseTime(created); err != nil {
 			return nil, err
@@ -105,13 +114,17 @@ func (v *Vault) claims(ctx context.Context, q queryer, where string, args ...any
 }
 
 // RespondClaim records a requester's signed answer to claim id: an
-// acknowledgement or a dispute with a reason (ledger.ClaimResponse). The
-// response must verify, be by the claim's requester, to this vault, for
-// this claim and exactly its receipts, and carry the action the caller
-// expects (ledger.Acknowledge or ledger.Dispute). A claim is answered
-// once; answering it again with the very same response returns it as
-// it is. The answer and its log entry commit together; the log carries
-// the response's digest and the reason's, not the reason itself.
+// acknowledgement, a dispute with a reason, or a settlement with a
+// Contribution credential (ledger.ClaimResponse). The response must
+// verify, be by the claim's requester, to this vault, for this claim and
+// exactly its receipts, and carry the action the caller expects
+// (ledger.Acknowledge, ledger.Dispute or ledger.Settle). A claim under the
+// share rule cannot be acknowledged at its provisional amount (reason
+// settlement_required): it is settled (see settle) or disputed; only such
+// a claim is settled. A claim is answered once; answering it again with
+// the very same response returns it as it is. The answer and its log
+// entry commit together; the log carries the response's digest and the
+// reason's, not the reason itself.
 func (v *Vault) RespondClaim(ctx context.Context, id, action, token string) (*ledger.Claim, error) {
 	r, err := ledger.VerifyClaimResponse(token)
 	if err != nil {
@@ -138,6 +151,19 @@ func (v *Vault) RespondClaim(ctx context.Context, id, action, token string) (*le
 				return nil
 			}
 			return &trove.Error{Code: trove.ECONFLICT, Reason: "claim_answered", Message: fmt.Sprintf("the claim is already %s", c.State)}
+		}
+		switch {
+		case action == ledger.Acknowledge && c.Share != "":
+			return &trove.Error{Code: trove.ECONFLICT, Reason: "settlement_required",
+				Message: "the claim is under the share rule: its amount is provisional; settle it with the round's Contribution credential, or dispute it"}
+		case action == ledger.Settle && c.Share == "":
+			return &trove.Error{Code: trove.ECONFLICT, Reason: "no_share_rule", Message: "the claim is not under a share rule: acknowledge or dispute it"}
+		case action == ledger.Settle:
+			if err := v.settle(ctx, tx, c, r, token, now); err != nil {
+				return err
+			}
+			out = c
+			return nil
 		}
 		state, event := ledger.ClaimStateAcknowledged, ledger.ClaimAcknowledged
 		fields := map[string]string{"claim_id": c.ID, "response_sha256": hex.EncodeToString(respSum[:])}

@@ -52,6 +52,7 @@ type Consent struct {
 	Output        consent.OutputPolicy `json:"output"`
 	Price         consent.Money        `json:"price"`
 	Per           string               `json:"per"`
+	Share         string               `json:"share,omitempty"` // the share rule: "" or consent.ShareContribution
 	NotBefore     time.Time            `json:"not_before"`
 	ExpiresAt     time.Time            `json:"expires_at"`
 	Credential    string               `json:"credential"`
@@ -89,11 +90,11 @@ func (v *Vault) SubmitRequest(ctx context.Context, token string) (*ConsentReques
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO consent_requests
 			(id, requester, dataset, algorithm, purpose, max_runs, amount, currency, expires_at, token, state, created_at,
-			 columns, purpose_code, output, per)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?)`,
+			 columns, purpose_code, output, per, share)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?)`,
 			req.ID, req.Requester, req.Dataset, req.Algorithm, req.Purpose, req.MaxRuns,
 			req.Price.Amount, req.Price.Currency, formatTime(req.ExpiresAt), token, formatTime(now),
-			cols, req.PurposeCode, output, req.Per)
+			cols, req.PurposeCode, output, req.Per, req.Share)
 		if err != nil {
 			return err
 		}
@@ -152,7 +153,7 @@ func (v *Vault) scanRequest(s scanner) (*ConsentRequest, error) {
 	var consentID, decided, credential, counter sql.NullString
 	var cols, output string
 	if err := s.Scan(&r.ID, &r.Requester, &r.Dataset, &r.Algorithm, &r.Purpose, &r.MaxRuns, &r.Price.Amount, &r.Price.Currency,
-		&expires, &created, &r.State, &consentID, &decided, &credential, &cols, &r.PurposeCode, &output, &r.Per, &r.DecidedBy, &counter); err != nil {
+		&expires, &created, &r.State, &consentID, &decided, &credential, &cols, &r.PurposeCode, &output, &r.Per, &r.DecidedBy, &counter, &r.Share); err != nil {
 		return nil, err
 	}
 	if counter.Valid && r.State == Pending {
@@ -182,7 +183,7 @@ func (v *Vault) scanRequest(s scanner) (*ConsentRequest, error) {
 
 const requestColumns = `id, requester, dataset, algorithm, purpose, max_runs, amount, currency, expires_at, created_at, state, consent_id, decided_at,
 	(SELECT credential FROM consents WHERE consents.request_id = consent_requests.id), columns, purpose_code, output, per, decided_by,
-	(SELECT token FROM counter_offers WHERE counter_offers.request_id = consent_requests.id AND state = 'open')`
+	(SELECT token FROM counter_offers WHERE counter_offers.request_id = consent_requests.id AND state = 'open'), share`
 
 // pendingRequest returns a request that waits for a decision.
 func (v *Vault) pendingRequest(ctx context.Context, tx *sql.Tx, id string) (*ConsentRequest, error) {
@@ -318,11 +319,11 @@ func (v *Vault) insertConsent(ctx context.Context, tx *sql.Tx, r *ConsentRequest
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO consents
 		(id, request_id, requester, dataset, dataset_digest, algorithm, max_runs, amount, currency, not_before, expires_at, credential, created_at,
-		 columns, purpose, purpose_code, output, per, status_list, status_index)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		 columns, purpose, purpose_code, output, per, status_list, status_index, share)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		consentID, r.ID, r.Requester, terms.Dataset, terms.DatasetDigest, terms.Algorithm, terms.MaxRuns, terms.Price.Amount, terms.Price.Currency,
 		formatTime(now), formatTime(r.ExpiresAt), vc, formatTime(now),
-		cols, terms.Purpose, terms.PurposeCode, output, terms.Per, StatusListID, status.Index); err != nil {
+		cols, terms.Purpose, terms.PurposeCode, output, terms.Per, StatusListID, status.Index, terms.Share); err != nil {
 		return "", err
 	}
 	return consentID, nil
@@ -403,7 +404,7 @@ func (v *Vault) Consents(ctx context.Context) ([]Consent, error) {
 }
 
 const consentColumns = `id, request_id, requester, dataset, dataset_digest, algorithm, max_runs, runs_used, amount, currency, not_before, expires_at, credential,
-	columns, purpose, purpose_code, output, per, status_index, revoked_at`
+	columns, purpose, purpose_code, output, per, status_index, revoked_at, share`
 
 func scanConsent(s scanner) (*Consent, error) {
 	var c Consent
@@ -411,7 +412,7 @@ func scanConsent(s scanner) (*Consent, error) {
 	var revoked sql.NullString
 	if err := s.Scan(&c.ID, &c.RequestID, &c.Requester, &c.Dataset, &c.DatasetDigest, &c.Algorithm,
 		&c.MaxRuns, &c.RunsUsed, &c.Price.Amount, &c.Price.Currency, &nbf, &exp, &c.Credential,
-		&cols, &c.Purpose, &c.PurposeCode, &output, &c.Per, &c.StatusIndex, &revoked); err != nil {
+		&cols, &c.Purpose, &c.PurposeCode, &output, &c.Per, &c.StatusIndex, &revoked, &c.Share); err != nil {
 		return nil, err
 	}
 	if revoked.Valid {

@@ -24,6 +24,11 @@
 //     rolls back alone), signs one checkpoint for the state the batch
 //     leaves, and commits with one fsync. Callers learn their outcome only
 //     after that commit; a full queue refuses at once (ETOOMANY).
+//   - A claim under a consent's share rule is provisional until settled:
+//     the requester's signed settlement and the Contribution credential it
+//     carries are checked against the claim (requester, receipt, currency,
+//     a pool that is a whole multiple of the price, the payout) and the
+//     claim is settled and logged in one transaction, or nothing changes.
 //   - The interior nodes of the log's tree are stored as they complete, so
 //     a proof reads O(log n) rows.
 //   - The API's memory of signed requests (Nonces) is its own file,

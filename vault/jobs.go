@@ -399,6 +399,10 @@ func (v *Vault) finishJob(ctx context.Context, c *Consent, job *Job, out *comput
 			Fields: map[string]string{"claim_id": claimID, "receipt_id": receiptID, "job_id": job.ID,
 				"amount": fmt.Sprint(claim.Amount), "currency": claim.Currency, "per": claim.Per,
 				"quantity": fmt.Sprint(claim.Quantity), "claim_sha256": hex.EncodeToString(claimSum[:])}}
+		if claim.Share != "" {
+			// The amount is provisional until the requester settles it.
+			claimed.Fields["share"] = claim.Share
+		}
 		a, err := v.appendLog(ctx, tx, finished, released, claimed)
 		if err != nil {
 			return err

@@ -143,12 +143,15 @@ type Challenge struct {
 // Claim defines model for Claim.
 type Claim struct {
 	// Amount Integer minor units of currency.
-	Amount    int64     `json:"amount"`
-	ConsentId string    `json:"consent_id"`
-	CreatedAt time.Time `json:"created_at"`
-	Currency  string    `json:"currency"`
-	Id        string    `json:"id"`
-	JobId     string    `json:"job_id"`
+	Amount    int64  `json:"amount"`
+	ConsentId string `json:"consent_id"`
+
+	// Contribution The Contribution credential (VC-JWT) a settled claim was settled with.
+	Contribution *string   `json:"contribution,omitempty"`
+	CreatedAt    time.Time `json:"created_at"`
+	Currency     string    `json:"currency"`
+	Id           string    `json:"id"`
+	JobId        string    `json:"job_id"`
 
 	// Per The pricing unit.
 	Per       *string `json:"per,omitempty"`
@@ -160,10 +163,16 @@ type Claim struct {
 	Requester   string     `json:"requester"`
 	RespondedAt *time.Time `json:"responded_at,omitempty"`
 
-	// Response The requester's signed acknowledgement or dispute.
+	// Response The requester's signed acknowledgement, dispute or settlement.
 	Response *string `json:"response,omitempty"`
 
-	// State owed, acknowledged or disputed.
+	// Settled What a settled claim is owed, in integer minor units of currency (the Contribution credential's payout).
+	Settled *int64 `json:"settled,omitempty"`
+
+	// Share The share rule, signed: "contribution" when amount is the provisional price of a training round, settled by the round's Contribution credential; absent otherwise.
+	Share *string `json:"share,omitempty"`
+
+	// State owed, acknowledged, disputed or settled.
 	State string `json:"state"`
 
 	// Token The vault's JWS over the claim.
@@ -175,7 +184,7 @@ type Claim struct {
 
 // ClaimResponseBody defines model for ClaimResponseBody.
 type ClaimResponseBody struct {
-	// Response The requester-signed acknowledgement or dispute (compact JWS).
+	// Response The requester-signed acknowledgement, dispute or settlement (compact JWS; a settlement carries the Contribution credential).
 	Response string `json:"response"`
 }
 
@@ -378,6 +387,9 @@ type AcknowledgeClaimJSONRequestBody = ClaimResponseBody
 // DisputeClaimJSONRequestBody defines body for DisputeClaim for application/json ContentType.
 type DisputeClaimJSONRequestBody = ClaimResponseBody
 
+// SettleClaimJSONRequestBody defines body for SettleClaim for application/json ContentType.
+type SettleClaimJSONRequestBody = ClaimResponseBody
+
 // SubmitConsentRequestJSONRequestBody defines body for SubmitConsentRequest for application/json ContentType.
 type SubmitConsentRequestJSONRequestBody = ConsentRequestBody
 
@@ -529,6 +541,24 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /v1/claims/{id}/dispute (the `DisputeClaim` operationId).
 	DisputeClaim(ctx context.Context, id ID, body DisputeClaimJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SettleClaimWithBody Settle a claim under the share rule with a requester-signed response carrying the round's Contribution credential.
+	//
+	// Only a claim whose consent shares each training round's pool by contribution (share "contribution") is settled, and such a claim cannot be acknowledged at its provisional amount (reason settlement_required). The response (action settle) names the claim and its receipt and carries the coordinator's Contribution credential, which must be issued by the claim's requester to this vault, name the claim's receipt and currency, state a pool that is a whole multiple (0 to 100,000) of the claim's price, pay nothing to a flagged update and pay the share of the pool within one minor unit. Refusals: wrong_claim, bad_contribution, contribution_issuer, contribution_subject, contribution_receipt, contribution_currency, pool_not_multiple, pool_over_bound, flagged_paid, payout_not_share, no_share_rule, claim_answered.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/claims/{id}/settle (the `SettleClaim` operationId).
+	SettleClaimWithBody(ctx context.Context, id ID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SettleClaim Settle a claim under the share rule with a requester-signed response carrying the round's Contribution credential.
+	//
+	// Only a claim whose consent shares each training round's pool by contribution (share "contribution") is settled, and such a claim cannot be acknowledged at its provisional amount (reason settlement_required). The response (action settle) names the claim and its receipt and carries the coordinator's Contribution credential, which must be issued by the claim's requester to this vault, name the claim's receipt and currency, state a pool that is a whole multiple (0 to 100,000) of the claim's price, pay nothing to a flagged update and pay the share of the pool within one minor unit. Refusals: wrong_claim, bad_contribution, contribution_issuer, contribution_subject, contribution_receipt, contribution_currency, pool_not_multiple, pool_over_bound, flagged_paid, payout_not_share, no_share_rule, claim_answered.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/claims/{id}/settle (the `SettleClaim` operationId).
+	SettleClaim(ctx context.Context, id ID, body SettleClaimJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// SubmitConsentRequestWithBody Ask the owner for consent.
 	//
@@ -811,6 +841,44 @@ func (c *Client) DisputeClaimWithBody(ctx context.Context, id ID, contentType st
 // Corresponds with POST /v1/claims/{id}/dispute (the `DisputeClaim` operationId).
 func (c *Client) DisputeClaim(ctx context.Context, id ID, body DisputeClaimJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewDisputeClaimRequest(c.Server, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SettleClaimWithBody Settle a claim under the share rule with a requester-signed response carrying the round's Contribution credential.
+//
+// Only a claim whose consent shares each training round's pool by contribution (share "contribution") is settled, and such a claim cannot be acknowledged at its provisional amount (reason settlement_required). The response (action settle) names the claim and its receipt and carries the coordinator's Contribution credential, which must be issued by the claim's requester to this vault, name the claim's receipt and currency, state a pool that is a whole multiple (0 to 100,000) of the claim's price, pay nothing to a flagged update and pay the share of the pool within one minor unit. Refusals: wrong_claim, bad_contribution, contribution_issuer, contribution_subject, contribution_receipt, contribution_currency, pool_not_multiple, pool_over_bound, flagged_paid, payout_not_share, no_share_rule, claim_answered.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/claims/{id}/settle (the `SettleClaim` operationId).
+func (c *Client) SettleClaimWithBody(ctx context.Context, id ID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSettleClaimRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SettleClaim Settle a claim under the share rule with a requester-signed response carrying the round's Contribution credential.
+//
+// Only a claim whose consent shares each training round's pool by contribution (share "contribution") is settled, and such a claim cannot be acknowledged at its provisional amount (reason settlement_required). The response (action settle) names the claim and its receipt and carries the coordinator's Contribution credential, which must be issued by the claim's requester to this vault, name the claim's receipt and currency, state a pool that is a whole multiple (0 to 100,000) of the claim's price, pay nothing to a flagged update and pay the share of the pool within one minor unit. Refusals: wrong_claim, bad_contribution, contribution_issuer, contribution_subject, contribution_receipt, contribution_currency, pool_not_multiple, pool_over_bound, flagged_paid, payout_not_share, no_share_rule, claim_answered.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/claims/{id}/settle (the `SettleClaim` operationId).
+func (c *Client) SettleClaim(ctx context.Context, id ID, body SettleClaimJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSettleClaimRequest(c.Server, id, body)
 	if err != nil {
 		return nil, err
 	}
@@ -1329,6 +1397,53 @@ func NewDisputeClaimRequestWithBody(server string, id ID, contentType string, bo
 	}
 
 	operationPath := fmt.Sprintf("/v1/claims/%s/dispute", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewSettleClaimRequest calls the generic SettleClaim builder with application/json body
+func NewSettleClaimRequest(server string, id ID, body SettleClaimJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewSettleClaimRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewSettleClaimRequestWithBody constructs an http.Request for the SettleClaim method, with any body, and a specified content type
+func NewSettleClaimRequestWithBody(server string, id ID, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/claims/%s/settle", pathParam0)
 	if operationPath[0] == '/' {
 		operationPath = "." + operationPath
 	}
@@ -1909,6 +2024,24 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /v1/claims/{id}/dispute (the `DisputeClaim` operationId).
 	DisputeClaimWithResponse(ctx context.Context, id ID, body DisputeClaimJSONRequestBody, reqEditors ...RequestEditorFn) (*DisputeClaimResponse, error)
+
+	// SettleClaimWithBodyWithResponse Settle a claim under the share rule with a requester-signed response carrying the round's Contribution credential.
+	//
+	// Only a claim whose consent shares each training round's pool by contribution (share "contribution") is settled, and such a claim cannot be acknowledged at its provisional amount (reason settlement_required). The response (action settle) names the claim and its receipt and carries the coordinator's Contribution credential, which must be issued by the claim's requester to this vault, name the claim's receipt and currency, state a pool that is a whole multiple (0 to 100,000) of the claim's price, pay nothing to a flagged update and pay the share of the pool within one minor unit. Refusals: wrong_claim, bad_contribution, contribution_issuer, contribution_subject, contribution_receipt, contribution_currency, pool_not_multiple, pool_over_bound, flagged_paid, payout_not_share, no_share_rule, claim_answered.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/claims/{id}/settle (the `SettleClaim` operationId).
+	SettleClaimWithBodyWithResponse(ctx context.Context, id ID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SettleClaimResponse, error)
+
+	// SettleClaimWithResponse Settle a claim under the share rule with a requester-signed response carrying the round's Contribution credential.
+	//
+	// Only a claim whose consent shares each training round's pool by contribution (share "contribution") is settled, and such a claim cannot be acknowledged at its provisional amount (reason settlement_required). The response (action settle) names the claim and its receipt and carries the coordinator's Contribution credential, which must be issued by the claim's requester to this vault, name the claim's receipt and currency, state a pool that is a whole multiple (0 to 100,000) of the claim's price, pay nothing to a flagged update and pay the share of the pool within one minor unit. Refusals: wrong_claim, bad_contribution, contribution_issuer, contribution_subject, contribution_receipt, contribution_currency, pool_not_multiple, pool_over_bound, flagged_paid, payout_not_share, no_share_rule, claim_answered.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/claims/{id}/settle (the `SettleClaim` operationId).
+	SettleClaimWithResponse(ctx context.Context, id ID, body SettleClaimJSONRequestBody, reqEditors ...RequestEditorFn) (*SettleClaimResponse, error)
 
 	// SubmitConsentRequestWithBodyWithResponse Ask the owner for consent.
 	//
@@ -2618,6 +2751,103 @@ func (r DisputeClaimResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r DisputeClaimResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// SettleClaimResponse429Headers the declared response headers of an HTTP 429 response for SettleClaim
+type SettleClaimResponse429Headers struct {
+	RetryAfter *int
+}
+
+type SettleClaimResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Claim
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Invalid
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooMany
+	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
+	ApplicationproblemJSONDefault *Problem
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *SettleClaimResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r SettleClaimResponse) GetJSON200() *Claim {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r SettleClaimResponse) GetApplicationproblemJSON400() *Invalid {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r SettleClaimResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r SettleClaimResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r SettleClaimResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r SettleClaimResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r SettleClaimResponse) GetApplicationproblemJSON429() *TooMany {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSONDefault returns the response for an HTTP default `application/problem+json` response
+func (r SettleClaimResponse) GetApplicationproblemJSONDefault() *Problem {
+	return r.ApplicationproblemJSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r SettleClaimResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r SettleClaimResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r SettleClaimResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r SettleClaimResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -3619,6 +3849,36 @@ func (c *ClientWithResponses) DisputeClaimWithResponse(ctx context.Context, id I
 	return ParseDisputeClaimResponse(rsp)
 }
 
+// SettleClaimWithBodyWithResponse Settle a claim under the share rule with a requester-signed response carrying the round's Contribution credential.
+//
+// Only a claim whose consent shares each training round's pool by contribution (share "contribution") is settled, and such a claim cannot be acknowledged at its provisional amount (reason settlement_required). The response (action settle) names the claim and its receipt and carries the coordinator's Contribution credential, which must be issued by the claim's requester to this vault, name the claim's receipt and currency, state a pool that is a whole multiple (0 to 100,000) of the claim's price, pay nothing to a flagged update and pay the share of the pool within one minor unit. Refusals: wrong_claim, bad_contribution, contribution_issuer, contribution_subject, contribution_receipt, contribution_currency, pool_not_multiple, pool_over_bound, flagged_paid, payout_not_share, no_share_rule, claim_answered.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/claims/{id}/settle (the `SettleClaim` operationId).
+func (c *ClientWithResponses) SettleClaimWithBodyWithResponse(ctx context.Context, id ID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SettleClaimResponse, error) {
+	rsp, err := c.SettleClaimWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSettleClaimResponse(rsp)
+}
+
+// SettleClaimWithResponse Settle a claim under the share rule with a requester-signed response carrying the round's Contribution credential.
+//
+// Only a claim whose consent shares each training round's pool by contribution (share "contribution") is settled, and such a claim cannot be acknowledged at its provisional amount (reason settlement_required). The response (action settle) names the claim and its receipt and carries the coordinator's Contribution credential, which must be issued by the claim's requester to this vault, name the claim's receipt and currency, state a pool that is a whole multiple (0 to 100,000) of the claim's price, pay nothing to a flagged update and pay the share of the pool within one minor unit. Refusals: wrong_claim, bad_contribution, contribution_issuer, contribution_subject, contribution_receipt, contribution_currency, pool_not_multiple, pool_over_bound, flagged_paid, payout_not_share, no_share_rule, claim_answered.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/claims/{id}/settle (the `SettleClaim` operationId).
+func (c *ClientWithResponses) SettleClaimWithResponse(ctx context.Context, id ID, body SettleClaimJSONRequestBody, reqEditors ...RequestEditorFn) (*SettleClaimResponse, error) {
+	rsp, err := c.SettleClaim(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSettleClaimResponse(rsp)
+}
+
 // SubmitConsentRequestWithBodyWithResponse Ask the owner for consent.
 //
 // The body carries a consent request signed by the requester
@@ -4322,6 +4582,94 @@ func ParseDisputeClaimResponse(rsp *http.Response) (*DisputeClaimResponse, error
 	switch {
 	case rsp.StatusCode == 429:
 		var headers DisputeClaimResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseSettleClaimResponse parses an HTTP response from a SettleClaimWithResponse call
+func ParseSettleClaimResponse(rsp *http.Response) (*SettleClaimResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &SettleClaimResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Claim
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooMany
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers SettleClaimResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
@@ -5119,6 +5467,9 @@ type ServerInterface interface {
 	// DisputeClaim Dispute a claim with a requester-signed response and a reason.
 	// (POST /v1/claims/{id}/dispute)
 	DisputeClaim(ctx echo.Context, id ID) error
+	// SettleClaim Settle a claim under the share rule with a requester-signed response carrying the round's Contribution credential.
+	// (POST /v1/claims/{id}/settle)
+	SettleClaim(ctx echo.Context, id ID) error
 	// SubmitConsentRequest Ask the owner for consent.
 	// (POST /v1/consent-requests)
 	SubmitConsentRequest(ctx echo.Context) error
@@ -5249,6 +5600,22 @@ func (w *ServerInterfaceWrapper) DisputeClaim(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.DisputeClaim(ctx, id)
+	return err
+}
+
+// SettleClaim converts echo context to params.
+func (w *ServerInterfaceWrapper) SettleClaim(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id ID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.SettleClaim(ctx, id)
 	return err
 }
 
@@ -5490,6 +5857,7 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/v1/status/:list", wrapper.GetStatusList, options.OperationMiddlewares["getStatusList"]...)
 	router.GET(options.BaseURL+"/v1/claims/:id", wrapper.GetClaim, options.OperationMiddlewares["getClaim"]...)
 	router.POST(options.BaseURL+"/v1/claims/:id/ack", wrapper.AcknowledgeClaim, options.OperationMiddlewares["acknowledgeClaim"]...)
+	router.POST(options.BaseURL+"/v1/claims/:id/settle", wrapper.SettleClaim, options.OperationMiddlewares["settleClaim"]...)
 	router.POST(options.BaseURL+"/v1/claims/:id/dispute", wrapper.DisputeClaim, options.OperationMiddlewares["disputeClaim"]...)
 
 }

@@ -321,6 +321,9 @@ func printRequest(cfg *Config, r *vault.ConsentRequest) {
 	fmt.Fprintf(w, "Runs\t%d\n", r.MaxRuns)
 	fmt.Fprintf(w, "Output\t%s\n", outputPolicy(r.Output))
 	fmt.Fprintf(w, "Price\t%s per %s\n", money(r.Price.Amount, r.Price.Currency), r.Per)
+	if r.Share != "" {
+		fmt.Fprintf(w, "Share rule\t%s: %s\n", r.Share, consent.ShareWords(r.Share))
+	}
 	fmt.Fprintf(w, "Until\t%s\n", r.ExpiresAt.Format(time.RFC3339))
 	if r.ConsentID != "" {
 		fmt.Fprintf(w, "Consent\t%s\n", r.ConsentID)

@@ -108,7 +108,7 @@ func requestCmd(cfg *Config) *cobra.Command {
 	var (
 		vaultURL, dataset, algorithm, purpose, price string
 		vaultDID                                     string
-		purposeCode, output, per                     string
+		purposeCode, output, per, share              string
 		columns                                      []string
 		runs                                         int
 		epsilon, delta                               float64
@@ -143,7 +143,7 @@ func requestCmd(cfg *Config) *cobra.Command {
 			st, err := r.RequestConsent(cmd.Context(), client, requester.Ask{
 				Dataset: dataset, Algorithm: alg, Columns: columns, Purpose: purpose, PurposeCode: purposeCode,
 				MaxRuns: runs, Output: consent.OutputPolicy{Policy: output, Epsilon: epsilon, Delta: delta},
-				Price: p, Per: per, Validity: validity, WebDID: vaultDID,
+				Price: p, Per: per, Share: share, Validity: validity, WebDID: vaultDID,
 			})
 			if err != nil {
 				return err
@@ -168,6 +168,7 @@ func requestCmd(cfg *Config) *cobra.Command {
 	ask.Flags().Float64Var(&delta, "delta", 0, "the differential-privacy δ budget, with --output dp")
 	ask.Flags().StringVar(&price, "price", "0 EUR", "price per unit in integer minor units and a currency, like \"250 EUR\"")
 	ask.Flags().StringVar(&per, "per", consent.PerRun, "the unit the price pays for: run, round or 1000-rows")
+	ask.Flags().StringVar(&share, "share", "", "with --per round: contribution shares each round's pool (price × updates) by contribution, settled by Contribution credentials")
 	ask.Flags().DurationVar(&validity, "valid-for", 30*24*time.Hour, "how long the consent should last")
 	for _, f := range []string{"vault", "dataset", "algorithm", "purpose"} {
 		ask.MarkFlagRequired(f)

@@ -64,7 +64,7 @@ lifetime budget of ε = E over the whole training (δ 1e-5).`,
 			defer os.RemoveAll(dir)
 			sc := federated.SimConfig{Data: t, Label: label, Classes: classes, Vaults: vaults, Split: splitSpec, Rounds: rounds,
 				Poison: p, Seed: seed, Dir: dir, DPEpsilon: dpEpsilon,
-				Training: federated.Config{Aggregator: agg, Detector: det.detector(), Epochs: epochs, LearningRate: lr, RoundPool: 1000}}
+				Training: federated.Config{Aggregator: agg, Detector: det.detector(), Epochs: epochs, LearningRate: lr}}
 			if !asJSON {
 				sc.Training.Progress = func(r federated.RoundReport) {
 					acc := "-"

@@ -44,13 +44,22 @@ is model training, one run per round, and returns a weight update with a
 receipt; the coordinator (this requester) flags anomalous updates, aggregates
 the rest, and pays each round's pool by contribution.
 
+Consents are asked for at --price per round under the contribution share rule:
+each round's claim at a vault names that price provisionally; each round's
+pool is the price times the updates received, shared by contribution (an
+update flagged as anomalous earns nothing). Right after each round the
+coordinator issues every vault whose receipt verified a Contribution
+credential and settles the vault's claim with it; settlements that fail are
+retried when the command is run again with the same --out.
+
 Where this requester holds no consent for a vault it asks for one (one run per
 round plus one for the feature means), then waits for the owner to approve
 it (trove consent approve ID), up to --consent-timeout.
 
 --out DIR receives: model.json, rounds.json (the per-round report, also the
 round file a rerun resumes from), plot.svg (accuracy and participation),
-receipts/ (every receipt), consents.json. With --test FILE.csv each round's
+receipts/ (every receipt), contributions/ (every Contribution credential,
+round-NNNN-vault-NNN.jwt; round 0 is the feature moments), consents.json. With --test FILE.csv each round's
 model is scored on that labelled file. --dp-epsilon E asks each vault for
 consent under the dp output policy, each round spending an equal share of E
 (in zCDP's ρ, δ 1e-5), and takes only updates released under dp from vaults
@@ -84,8 +93,10 @@ whose spent budget is at most E; each owner's dataset needs a DP budget
 					return usageError("read --test: %v", err)
 				}
 			}
-			if err := os.MkdirAll(filepath.Join(out, "receipts"), 0o700); err != nil {
-				return err
+			for _, sub := range []string{"receipts", "contributions"} {
+				if err := os.MkdirAll(filepath.Join(out, sub), 0o700); err != nil {
+					return err
+				}
 			}
 			r, err := openRequester(cfg)
 			if err != nil {
@@ -101,6 +112,7 @@ whose spent budget is at most E; each owner's dataset needs a DP budget
 				return err
 			}
 			var parts []federated.Participant
+			vaultIndex := map[string]int{} // vault DID → its place in --vaults
 			for _, u := range urls {
 				client, err := api.NewClient(strings.TrimSpace(u), nil)
 				if err != nil {
@@ -133,12 +145,25 @@ whose spent budget is at most E; each owner's dataset needs a DP budget
 				if err != nil {
 					return fmt.Errorf("consent of %s: %w", u, err)
 				}
+				if err := checkTrainingTerms(cred, consent.Money{Amount: price, Currency: currency}); err != nil {
+					return fmt.Errorf("consent of %s: %w", u, err)
+				}
+				vaultIndex[cat.Vault] = len(parts)
 				parts = append(parts, &federated.VaultParticipant{Requester: r, Client: client, Vault: cat.Vault, Credential: cred})
 			}
 			tc := federated.Config{Target: label, Classes: classes, Rounds: rounds, Epochs: epochs, LearningRate: lr,
 				Aggregator: agg, Detector: det.detector(), Quorum: quorum, Timeout: roundTimeout, Test: test,
-				Standardise: dpEpsilon == 0, MaxEpsilon: dpEpsilon, RoundPool: price * int64(len(parts)),
-				RoundFile: filepath.Join(out, "rounds.json"), Contribution: r.IssueContribution, Training: "train " + filepath.Base(out), Currency: currency,
+				Standardise: dpEpsilon == 0, MaxEpsilon: dpEpsilon, Price: consent.Money{Amount: price, Currency: currency},
+				RoundFile: filepath.Join(out, "rounds.json"), Training: "train " + filepath.Base(out),
+				// Each credential is also kept as a file, for trove claims settle.
+				Contribution: func(c consent.Contribution) (string, error) {
+					tok, err := r.IssueContribution(c)
+					if err != nil {
+						return "", err
+					}
+					name := fmt.Sprintf("round-%04d-vault-%03d.jwt", c.Round, vaultIndex[c.Subject])
+					return tok, safefile.Write(filepath.Join(out, "contributions", name), []byte(tok+"\n"), 0o600)
+				},
 				KeepReceipt: func(round, i int, receipt json.RawMessage) error {
 					return safefile.Write(filepath.Join(out, "receipts", fmt.Sprintf("round-%04d-vault-%03d.json", round, i)), receipt, 0o600)
 				},
@@ -147,7 +172,7 @@ whose spent budget is at most E; each owner's dataset needs a DP budget
 					if rr.Accuracy != nil {
 						acc = fmt.Sprintf("  test accuracy %.4f", *rr.Accuracy)
 					}
-					flagged := 0
+					flagged, toSettle, settled := 0, 0, 0
 					skipped := map[string]int{}
 					for _, p := range rr.Participants {
 						switch p.Status {
@@ -156,13 +181,19 @@ whose spent budget is at most E; each owner's dataset needs a DP budget
 						case federated.StatusSkipped:
 							skipped[p.Reason]++
 						}
+						if p.ClaimID != "" {
+							toSettle++
+							if p.Settled {
+								settled++
+							}
+						}
 					}
 					why := ""
 					for _, reason := range slices.Sorted(maps.Keys(skipped)) {
 						why += fmt.Sprintf("; skipped %d: %s", skipped[reason], reason)
 					}
-					fmt.Fprintf(cfg.Stderr, "round %d/%d: %d of %d vaults answered, %d aggregated, %d flagged%s (%.1fs)%s\n",
-						rr.Round, rounds, rr.Updates, len(urls), rr.Aggregated, flagged, acc, rr.Seconds, why)
+					fmt.Fprintf(cfg.Stderr, "round %d/%d: %d of %d vaults answered, %d aggregated, %d flagged, %d of %d claims settled%s (%.1fs)%s\n",
+						rr.Round, rounds, rr.Updates, len(urls), rr.Aggregated, flagged, settled, toSettle, acc, rr.Seconds, why)
 				}}
 			co, err := federated.NewCoordinator(tc, parts)
 			if err != nil {
@@ -198,7 +229,7 @@ whose spent budget is at most E; each owner's dataset needs a DP budget
 	f.DurationVar(&roundTimeout, "timeout", 2*time.Minute, "how long each vault has per round")
 	f.DurationVar(&consentTimeout, "consent-timeout", 10*time.Minute, "how long to wait for owners to approve")
 	f.Float64Var(&dpEpsilon, "dp-epsilon", 0, "take only DP updates from vaults that spent at most this ε")
-	f.Int64Var(&price, "price", 10, "price per round per vault, in minor units")
+	f.Int64Var(&price, "price", 10, "price per round per vault, in minor units (each round's pool is this times the updates received, shared by contribution)")
 	f.StringVar(&currency, "currency", "EUR", "the price's currency")
 	f.StringVar(&testFile, "test", "", "a labelled CSV file to score each round's model on")
 	f.StringVar(&out, "out", "", "output directory (required)")
@@ -226,15 +257,39 @@ func writeTraining(out string, st *federated.State) error {
 	return safefile.Write(filepath.Join(out, "model.json"), append(b, '\n'), 0o644)
 }
 
+// checkTrainingTerms refuses a consent credential whose price is not the
+// training's price per round under the contribution share rule: each
+// round's pool is the one price times the updates, which every vault's
+// claim must divide.
+func checkTrainingTerms(credential string, price consent.Money) error {
+	c, err := consent.VerifyCredential(credential, time.Now())
+	if err != nil {
+		return &trove.Error{Code: trove.EFORBIDDEN, Message: "the consent credential does not verify", Err: err}
+	}
+	t := c.Terms
+	if t.Price != price || t.Per != consent.PerRound || t.Share != consent.ShareContribution {
+		return trove.Errorf(trove.ECONFLICT, "the consent pays %s per %s (share rule %q), not %s per round shared by contribution; train with that --price and --currency or another --out",
+			money(t.Price.Amount, t.Price.Currency), t.Per, t.Share, money(price.Amount, price.Currency))
+	}
+	return nil
+}
+
 // printTrainSummary prints, per vault, its rounds used, flagged and
-// skipped, what it was paid, and the ε its dataset spent.
+// skipped, what it was paid (the feature moments included), how many of
+// its claims are not settled yet, and the ε its dataset spent.
 func printTrainSummary(cfg *Config, st *federated.State, urls []string) {
 	type sum struct {
-		used, flagged, skipped int
-		paid                   int64
-		eps                    float64
+		used, flagged, skipped, unsettled int
+		paid                              int64
+		eps                               float64
 	}
 	sums := make([]sum, len(st.Vaults))
+	for _, p := range st.Moments {
+		sums[p.Index].paid += p.Payout
+		if p.ClaimID != "" && !p.Settled {
+			sums[p.Index].unsettled++
+		}
+	}
 	for _, r := range st.Rounds {
 		for _, p := range r.Participants {
 			s := &sums[p.Index]
@@ -248,10 +303,19 @@ func printTrainSummary(cfg *Config, st *federated.State, urls []string) {
 			}
 			s.paid += p.Payout
 			s.eps = max(s.eps, p.SpentEps)
+			if p.ClaimID != "" && !p.Settled {
+				s.unsettled++
+			}
 		}
 	}
-	fmt.Fprintf(cfg.Stdout, "%-40s %5s %8s %8s %10s %8s\n", "vault", "used", "flagged", "skipped", "paid", "epsilon")
+	fmt.Fprintf(cfg.Stdout, "%-40s %5s %8s %8s %10s %9s %8s\n", "vault", "used", "flagged", "skipped", "paid", "unsettled", "epsilon")
+	unsettled := 0
 	for i, s := range sums {
-		fmt.Fprintf(cfg.Stdout, "%-40s %5d %8d %8d %10d %8.3g\n", urls[i], s.used, s.flagged, s.skipped, s.paid, s.eps)
+		fmt.Fprintf(cfg.Stdout, "%-40s %5d %8d %8d %10d %9d %8.3g\n", urls[i], s.used, s.flagged, s.skipped, s.paid, s.unsettled, s.eps)
+		unsettled += s.unsettled
+	}
+	if unsettled > 0 {
+		fmt.Fprintf(cfg.Stdout, "%d claims are not settled yet (see settle_error in rounds.json): run the same command again to retry,\n"+
+			"or settle one with trove claims settle CLAIM --vault URL --contribution contributions/round-NNNN-vault-NNN.jwt\n", unsettled)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"github.com/trove-project/trove/dataset"
 	"github.com/trove-project/trove/federated"
 	"github.com/trove-project/trove/internal/sampledata"
+	"github.com/trove-project/trove/ledger"
 	"github.com/trove-project/trove/vault"
 )
 
@@ -65,6 +67,32 @@ func TestTrainOverRealVaults(t *testing.T) {
 	}
 	if svg, err := os.ReadFile(filepath.Join(out, "plot.svg")); err != nil || !bytes.HasPrefix(svg, []byte("<svg")) {
 		t.Fatalf("plot: %v", err)
+	}
+	// Every claim at every vault — the feature moments' and each round's —
+	// is settled by the round's Contribution credential, kept as a file;
+	// each round pays the price (10) times the updates.
+	if !strings.Contains(res.stderr, "3 of 3 claims settled") || !regexp.MustCompile(`unsettled`).MatchString(res.stdout) || strings.Contains(res.stdout, "not settled yet") {
+		t.Fatalf("settlement progress:\n%s\nsummary:\n%s", res.stderr, res.stdout)
+	}
+	creds, _ := filepath.Glob(filepath.Join(out, "contributions", "*.jwt"))
+	if len(creds) != 12 {
+		t.Fatalf("%d contribution credentials kept, want 12", len(creds))
+	}
+	var settledSum int64
+	for i, v := range vaults {
+		cs, err := v.Claims(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range cs {
+			if c.State != ledger.ClaimStateSettled || c.Share != ledger.ShareContribution || c.Amount != 10 {
+				t.Fatalf("vault %d: claim %+v", i, c)
+			}
+			settledSum += *c.Settled
+		}
+	}
+	if settledSum != 4*3*10 {
+		t.Fatalf("the vaults settled %d in all, want 4 rounds × 3 updates × 10", settledSum)
 	}
 	// A rerun with more rounds resumes from the round file and reuses the
 	// consents (each allows rounds + 1 runs: 4 runs, 1 + 3 used).
