@@ -111,15 +111,21 @@ type SimResult struct {
 	Rounds              int     `json:"rounds"`
 	TestRows            int     `json:"test_rows"`
 	FederatedAccuracy   float64 `json:"federated_accuracy"`
-	CentralizedAccuracy float64 `json:"centralized_accuracy"`
-	Poisoned            []int   `json:"poisoned"`
-	Flagged             []int   `json:"flagged"` // vaults flagged in most of the rounds they sent an update
-	PoisonedFlagRate    float64 `json:"poisoned_flag_rate"`
-	HonestFlagRate      float64 `json:"honest_flag_rate"`
-	EpsilonSpent        float64 `json:"epsilon_spent"` // the most any vault spent, as ε
-	SecondsPerRound     float64 `json:"seconds_per_round"`
-	SetupSeconds        float64 `json:"setup_seconds"`
-	State               *State  `json:"-"`
+	CentralizedAccuracy float64 `json:"centralized_accuracy"` // the same training on the pooled rows, without DP
+	// CentralizedDPAccuracy, under DP, is the centralized baseline as one
+	// vault holding every training row under the same budget.
+	CentralizedDPAccuracy *float64 `json:"centralized_dp_accuracy,omitempty"`
+	Poisoned              []int    `json:"poisoned"`
+	Flagged               []int    `json:"flagged"` // vaults flagged in most of the rounds they sent an update
+	PoisonedFlagRate      float64  `json:"poisoned_flag_rate"`
+	HonestFlagRate        float64  `json:"honest_flag_rate"`
+	// HonestUpdateFlagRate is the share of the honest vaults' updates,
+	// over all rounds, that were flagged.
+	HonestUpdateFlagRate float64 `json:"honest_update_flag_rate"`
+	EpsilonSpent         float64 `json:"epsilon_spent"` // the most any vault spent, as ε
+	SecondsPerRound      float64 `json:"seconds_per_round"`
+	SetupSeconds         float64 `json:"setup_seconds"`
+	State                *State  `json:"-"`
 }
 
 // tableLabels returns the label of each row as 0..k−1, and k.
@@ -388,20 +394,23 @@ const SimDataset = "train"
 func (s *Sim) Run(ctx context.Context) (*SimResult, error) {
 	tc := s.Training
 	res := &SimResult{Vaults: s.cfg.Vaults, Split: s.cfg.Split, Rounds: s.cfg.Rounds, TestRows: tc.Test.Rows, Poisoned: slices.Clone(s.Poisoned), SetupSeconds: s.setup.Seconds()}
+	var err error
 	if res.Poisoned == nil {
 		res.Poisoned = []int{}
 	}
 	// The centralized baseline: the same built-in over the pooled training
-	// rows (unpoisoned), for the same number of rounds.
-	central, err := Centralized(ctx, s.Train, tc, s.Policy)
-	if err != nil {
+	// rows (unpoisoned), for the same number of rounds, without DP; under
+	// DP also as one vault holding every row under the same budget.
+	if res.CentralizedAccuracy, err = s.centralized(ctx, compute.OutputPolicy{}); err != nil {
 		return nil, err
 	}
-	ev, err := compute.LogRegAccuracy(central, tc.Test)
-	if err != nil {
-		return nil, err
+	if s.Policy.Kind == compute.PolicyDP {
+		acc, err := s.centralized(ctx, s.Policy)
+		if err != nil {
+			return nil, err
+		}
+		res.CentralizedDPAccuracy = &acc
 	}
-	res.CentralizedAccuracy = ev.Accuracy
 	co, err := NewCoordinator(tc, s.Participants)
 	if err != nil {
 		return nil, err
@@ -421,6 +430,20 @@ func (s *Sim) Run(ctx context.Context) (*SimResult, error) {
 	}
 	summarise(res, st)
 	return res, nil
+}
+
+// centralized returns the test accuracy of the centralized baseline
+// under policy (the zero policy: none).
+func (s *Sim) centralized(ctx context.Context, policy compute.OutputPolicy) (float64, error) {
+	m, err := Centralized(ctx, s.Train, s.Training, policy)
+	if err != nil {
+		return 0, err
+	}
+	ev, err := compute.LogRegAccuracy(m, s.Training.Test)
+	if err != nil {
+		return 0, err
+	}
+	return ev.Accuracy, nil
 }
 
 // summarise fills in the flag rates, flagged vaults, ε and timing.
@@ -446,8 +469,12 @@ func summarise(res *SimResult, st *State) {
 		res.SecondsPerRound = secs / float64(len(st.Rounds))
 	}
 	res.Flagged = []int{}
-	var poisonedFlagged, honestFlagged, honest int
+	var poisonedFlagged, honestFlagged, honest, honestSent, honestUpdatesFlagged int
 	for i := range n {
+		if !slices.Contains(res.Poisoned, i) {
+			honestSent += sent[i]
+			honestUpdatesFlagged += flagged[i]
+		}
 		res.EpsilonSpent = math.Max(res.EpsilonSpent, spent[i])
 		isFlagged := sent[i] > 0 && 2*flagged[i] > sent[i]
 		if isFlagged {
@@ -468,6 +495,9 @@ func summarise(res *SimResult, st *State) {
 	}
 	if honest > 0 {
 		res.HonestFlagRate = float64(honestFlagged) / float64(honest)
+	}
+	if honestSent > 0 {
+		res.HonestUpdateFlagRate = float64(honestUpdatesFlagged) / float64(honestSent)
 	}
 }
 

@@ -62,6 +62,10 @@ func TestSimIIDMatchesCentralized(t *testing.T) {
 			if p.Status != StatusUsed || p.ReceiptID == "" || p.JobID == "" || p.Samples == 0 {
 				t.Fatalf("seed %d: participant %+v", seed, p)
 			}
+			// The report says what limits the update was held to.
+			if p.Score == nil || p.Score.Limits.DistRatio < 3 || p.Score.Limits.NormRatio < 3 || p.Score.Limits.Cosine > 0 {
+				t.Fatalf("seed %d: score %+v", seed, p.Score)
+			}
 		}
 	}
 }

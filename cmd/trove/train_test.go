@@ -197,7 +197,7 @@ func TestSimJSON(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &res); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	for _, k := range []string{"federated_accuracy", "centralized_accuracy", "rounds", "poisoned", "flagged", "epsilon_spent", "seconds_per_round"} {
+	for _, k := range []string{"federated_accuracy", "centralized_accuracy", "rounds", "poisoned", "flagged", "epsilon_spent", "seconds_per_round", "honest_update_flag_rate"} {
 		if _, ok := res[k]; !ok {
 			t.Errorf("no %q in %s", k, out)
 		}
@@ -209,7 +209,8 @@ func TestSimJSON(t *testing.T) {
 	if !strings.Contains(table, "federated accuracy") || !strings.Contains(table, "centralized accuracy") {
 		t.Fatalf("table:\n%s", table)
 	}
-	for _, bad := range [][]string{{"--split", "halves"}, {"--aggregator", "mean"}, {"--poison", "2:flip"}, {"--vaults", "0"}, {"--label", "nope"}, {"--flag-distance", "x"}} {
+	for _, bad := range [][]string{{"--split", "halves"}, {"--aggregator", "mean"}, {"--poison", "2:flip"}, {"--vaults", "0"}, {"--label", "nope"}, {"--flag-distance", "x"},
+		{"--flag-spread", "0"}, {"--flag-distance", "0"}, {"--flag-norm", "-1"}, {"--flag-cosine", "2"}} {
 		args := append([]string{"sim", "--data", data, "--label", "malignant0_benign1", "--rounds", "1"}, bad...)
 		if _, _, code := run(t, cfg, args...); code == 0 {
 			t.Errorf("trove %v succeeded", args)
