@@ -205,7 +205,10 @@ type State struct {
 	Aggregator string              `json:"aggregator"`
 	Vaults     []string            `json:"vaults"`
 	Model      compute.LogRegModel `json:"model"`
-	Rounds     []RoundReport       `json:"rounds"`
+	// Moments is each vault's part in the pooled feature moments (when
+	// the coordinator standardised by them).
+	Moments []MomentsVault `json:"moments,omitempty"`
+	Rounds  []RoundReport  `json:"rounds"`
 }
 
 // Coordinator runs federated training over participants.
@@ -412,28 +415,42 @@ func (c *Coordinator) params(m compute.LogRegModel, moments bool) (json.RawMessa
 }
 
 // standardise asks every vault for its feature moments and sets the
-// model's center and scale from the pooled ones.
+// model's center and scale from the pooled ones (poolMoments: a vault
+// whose moments are out of line is left out, none counts for more than
+// MomentsWeightCap times the median row count). st.Moments records each
+// vault's part with its receipt.
 func (c *Coordinator) standardise(ctx context.Context, st *State) error {
 	params, err := c.params(st.Model, true)
 	if err != nil {
 		return err
 	}
-	var sums, sumsq []float64
-	var features []string
-	n := 0
 	answers := c.ask(ctx, params)
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	var features []string
+	var ms []vaultMoments
+	var from []int // the vault of each of ms
+	st.Moments = make([]MomentsVault, len(answers))
 	why := map[string]int{}
 	for i, a := range answers {
-		if a.claims != nil && c.cfg.KeepReceipt != nil {
-			if err := c.cfg.KeepReceipt(0, i, a.reply.Receipt); err != nil {
-				return fmt.Errorf("keep receipt: %w", err)
+		mv := &st.Moments[i]
+		mv.Index, mv.Vault, mv.Status = i, c.parts[i].DID(), StatusSkipped
+		if a.claims != nil {
+			mv.JobID, mv.ReceiptID, mv.LogIndex = a.claims.JobID, a.claims.ID, a.claims.LogIndex
+			mv.IssuedAt = a.claims.IssuedAt.UTC().Format(time.RFC3339)
+			if c.cfg.KeepReceipt != nil {
+				if err := c.cfg.KeepReceipt(0, i, a.reply.Receipt); err != nil {
+					return fmt.Errorf("keep receipt: %w", err)
+				}
 			}
 		}
 		if a.err != nil {
-			why[reasonOf(a.err)]++
+			mv.Reason = reasonOf(a.err)
+			if r := trove.ErrorReason(a.err); r == "receipt_mismatch" || r == "params_mismatch" {
+				mv.Status = StatusFlagged
+			}
+			why[mv.Reason]++
 			continue
 		}
 		var m struct {
@@ -442,45 +459,51 @@ func (c *Coordinator) standardise(ctx context.Context, st *State) error {
 			Sums     []float64 `json:"sums"`
 			Sumsq    []float64 `json:"sumsq"`
 		}
-		if err := decodeJSON(a.reply.Result, &m); err != nil || len(m.Sums) != len(m.Features) || len(m.Sumsq) != len(m.Features) || m.Samples < 1 {
+		switch err := decodeJSON(a.reply.Result, &m); {
+		case err != nil || len(m.Sums) != len(m.Features) || len(m.Sumsq) != len(m.Features) || m.Samples < 1:
+			mv.Reason = "moments_malformed"
+		case !allFinite(m.Sums) || !allFinite(m.Sumsq):
+			mv.Reason = "moments_out_of_range"
+		case features != nil && !equalStrings(features, m.Features):
+			mv.Reason = "other_features"
+		}
+		if mv.Reason != "" {
+			why[mv.Reason]++
 			continue
 		}
-		if !allFinite(m.Sums) || !allFinite(m.Sumsq) {
-			why["moments_out_of_range"]++
-			continue
-		}
-		if features == nil {
-			features, sums, sumsq = m.Features, make([]float64, len(m.Features)), make([]float64, len(m.Features))
-		} else if !equalStrings(features, m.Features) {
-			continue
-		}
-		for j := range sums {
-			sums[j] += m.Sums[j]
-			sumsq[j] += m.Sumsq[j]
-		}
-		n += m.Samples
+		features = m.Features
+		mv.Samples = m.Samples
+		ms, from = append(ms, vaultMoments{Samples: m.Samples, Sums: m.Sums, Sumsq: m.Sumsq}), append(from, i)
 	}
-	if n == 0 {
+	if len(ms) == 0 {
 		var reasons []string
 		for _, r := range slices.Sorted(maps.Keys(why)) {
 			reasons = append(reasons, fmt.Sprintf("%s: %d", r, why[r]))
 		}
 		return trove.Errorf(trove.EUNAVAILABLE, "no vault returned its feature moments; cannot standardise (%s)", strings.Join(reasons, ", "))
 	}
-	st.Model.Features = features
-	st.Model.Center = make([]float64, len(features))
-	st.Model.Scale = make([]float64, len(features))
-	for j := range features {
-		mean := sums[j] / float64(n)
-		sd := math.Sqrt(math.Max(0, sumsq[j]/float64(n)-mean*mean))
-		if !(sd > 1e-12) || math.IsInf(sd, 0) {
-			sd = 1
-		}
-		if !(math.Abs(mean) <= 1e12 && sd <= 1e12) {
-			return trove.Errorf(trove.EUNAVAILABLE, "the pooled moments of feature %q are out of range; cannot standardise", features[j])
-		}
-		st.Model.Center[j], st.Model.Scale[j] = mean, sd
+	center, scale, verdicts, err := poolMoments(ms)
+	if err != nil {
+		return err
 	}
+	for k, v := range verdicts {
+		mv := &st.Moments[from[k]]
+		switch {
+		case v.Flagged:
+			mv.Status, mv.Feature, mv.Reason = StatusFlagged, features[v.Feature], v.Why
+		default:
+			mv.Status, mv.Weight = StatusUsed, v.Weight
+			if v.Capped {
+				mv.Reason = fmt.Sprintf("count capped at %g (%d times the median)", v.Weight, MomentsWeightCap)
+			}
+		}
+	}
+	for j, f := range features {
+		if !(math.Abs(center[j]) <= 1e12 && scale[j] <= 1e12) {
+			return trove.Errorf(trove.EUNAVAILABLE, "the pooled moments of feature %q are out of range; cannot standardise", f)
+		}
+	}
+	st.Model.Features, st.Model.Center, st.Model.Scale = features, center, scale
 	return nil
 }
 

@@ -206,9 +206,11 @@ type Sim struct {
 	// Policy is each vault's DP policy per job (zero without DP).
 	Policy compute.OutputPolicy
 
-	cfg     SimConfig
-	servers []*api.Server
-	setup   time.Duration
+	cfg        SimConfig
+	req        *requester.Requester
+	passphrase []byte
+	servers    []*api.Server
+	setup      time.Duration
 }
 
 // Close stops the vaults' servers and closes them.
@@ -326,22 +328,8 @@ func NewSim(ctx context.Context, cfg SimConfig) (_ *Sim, err error) {
 		tc.Training = fmt.Sprintf("sim seed %d", cfg.Seed)
 	}
 	s.Training = tc
-	s.Participants = make([]Participant, cfg.Vaults)
+	s.req, s.passphrase = req, passphrase
 	for i := range cfg.Vaults {
-		home := filepath.Join(cfg.Dir, fmt.Sprintf("vault-%03d", i))
-		v, err := vault.Create(ctx, vault.Config{Home: home, WorkFactor: cfg.WorkFactor, Logger: cfg.Logger}, passphrase)
-		if err != nil {
-			return nil, err
-		}
-		srv := api.NewServer(v, "127.0.0.1:0", cfg.Logger)
-		// One coordinator on loopback is every vault's only client: the
-		// rate limits meant for the open internet would only slow it.
-		srv.SetLimits(api.Limits{PerIP: rate.Inf, PerRequester: rate.Inf})
-		if err := srv.Open(); err != nil {
-			v.Close()
-			return nil, err
-		}
-		s.Vaults, s.servers = append(s.Vaults, v), append(s.servers, srv)
 		rows := make([]int, len(parts[i]))
 		for j, r := range parts[i] {
 			rows[j] = train[r]
@@ -351,39 +339,65 @@ func NewSim(ctx context.Context, cfg SimConfig) (_ *Sim, err error) {
 		if isPoisoned && cfg.Poison.Kind == PoisonLabelFlip {
 			flipLabels(t, cfg.Label, k)
 		}
-		s.Tables = append(s.Tables, t)
-		if _, err := v.ImportTable(ctx, SimDataset, t); err != nil {
-			return nil, err
-		}
-		if dp {
-			if _, err := v.SetPrivacy(ctx, SimDataset, s.Policy, cfg.DPEpsilon, cfg.DPDelta); err != nil {
-				return nil, err
-			}
-		}
-		client, err := api.NewClient(srv.URL(), nil)
+		p, err := s.addVault(ctx, t)
 		if err != nil {
 			return nil, err
 		}
-		st, err := req.RequestConsent(ctx, client, TrainingAsk(SimDataset, cfg.Rounds, consent.Money{Amount: 10, Currency: "EUR"}, 24*time.Hour, s.Policy.Epsilon, s.Policy.Delta))
-		if err != nil {
-			return nil, err
-		}
-		// The sim approves as the owner would (`trove consent approve`).
-		if _, err := v.Approve(ctx, st.ID); err != nil {
-			return nil, err
-		}
-		st, _, err = req.RequestStatus(ctx, client, st.ID)
-		if err != nil {
-			return nil, err
-		}
-		var p Participant = &VaultParticipant{Requester: req, Client: client, Vault: v.DID(), Credential: st.Credential}
 		if isPoisoned && cfg.Poison.Kind != PoisonLabelFlip {
 			p = &maliciousClient{inner: p, poison: cfg.Poison, rng: mrand.New(mrand.NewPCG(cfg.Seed, uint64(i)))}
 		}
-		s.Participants[i] = p
+		s.Participants = append(s.Participants, p)
 	}
 	s.setup = now().Sub(setupStart)
 	return s, nil
+}
+
+// addVault starts one more vault holding t: its own home, key and HTTP
+// server on 127.0.0.1:0; the dp budget if the simulation has one; and the
+// coordinator's consent, approved as the owner would. It returns the
+// vault's participant.
+func (s *Sim) addVault(ctx context.Context, t *dataset.Table) (Participant, error) {
+	cfg := s.cfg
+	home := filepath.Join(cfg.Dir, fmt.Sprintf("vault-%03d", len(s.Vaults)))
+	v, err := vault.Create(ctx, vault.Config{Home: home, WorkFactor: cfg.WorkFactor, Logger: cfg.Logger}, s.passphrase)
+	if err != nil {
+		return nil, err
+	}
+	srv := api.NewServer(v, "127.0.0.1:0", cfg.Logger)
+	// One coordinator on loopback is every vault's only client: the rate
+	// limits meant for the open internet would only slow it.
+	srv.SetLimits(api.Limits{PerIP: rate.Inf, PerRequester: rate.Inf})
+	if err := srv.Open(); err != nil {
+		v.Close()
+		return nil, err
+	}
+	s.Vaults, s.servers = append(s.Vaults, v), append(s.servers, srv)
+	s.Tables = append(s.Tables, t)
+	if _, err := v.ImportTable(ctx, SimDataset, t); err != nil {
+		return nil, err
+	}
+	if s.Policy.Kind == compute.PolicyDP {
+		if _, err := v.SetPrivacy(ctx, SimDataset, s.Policy, cfg.DPEpsilon, cfg.DPDelta); err != nil {
+			return nil, err
+		}
+	}
+	client, err := api.NewClient(srv.URL(), nil)
+	if err != nil {
+		return nil, err
+	}
+	st, err := s.req.RequestConsent(ctx, client, TrainingAsk(SimDataset, cfg.Rounds, consent.Money{Amount: 10, Currency: "EUR"}, 24*time.Hour, s.Policy.Epsilon, s.Policy.Delta))
+	if err != nil {
+		return nil, err
+	}
+	// The sim approves as the owner would (`trove consent approve`).
+	if _, err := v.Approve(ctx, st.ID); err != nil {
+		return nil, err
+	}
+	st, _, err = s.req.RequestStatus(ctx, client, st.ID)
+	if err != nil {
+		return nil, err
+	}
+	return &VaultParticipant{Requester: s.req, Client: client, Vault: v.DID(), Credential: st.Credential}, nil
 }
 
 // SimDataset is the name each simulated vault imports its rows under.
