@@ -453,27 +453,15 @@ func (c *Coordinator) standardise(ctx context.Context, st *State) error {
 			why[mv.Reason]++
 			continue
 		}
-		var m struct {
-			Features []string  `json:"features"`
-			Samples  int       `json:"samples"`
-			Sums     []float64 `json:"sums"`
-			Sumsq    []float64 `json:"sumsq"`
-		}
-		switch err := decodeJSON(a.reply.Result, &m); {
-		case err != nil || len(m.Sums) != len(m.Features) || len(m.Sumsq) != len(m.Features) || m.Samples < 1:
-			mv.Reason = "moments_malformed"
-		case !allFinite(m.Sums) || !allFinite(m.Sumsq):
-			mv.Reason = "moments_out_of_range"
-		case features != nil && !equalStrings(features, m.Features):
-			mv.Reason = "other_features"
-		}
-		if mv.Reason != "" {
-			why[mv.Reason]++
+		m, fs, reason := parseMomentsResult(a.reply.Result, features)
+		if reason != "" {
+			mv.Reason = reason
+			why[reason]++
 			continue
 		}
-		features = m.Features
+		features = fs
 		mv.Samples = m.Samples
-		ms, from = append(ms, vaultMoments{Samples: m.Samples, Sums: m.Sums, Sumsq: m.Sumsq}), append(from, i)
+		ms, from = append(ms, m), append(from, i)
 	}
 	if len(ms) == 0 {
 		var reasons []string
@@ -731,8 +719,6 @@ func reasonOf(err error) string {
 	}
 	return "error"
 }
-
-func decodeJSON(b []byte, v any) error { return json.Unmarshal(b, v) }
 
 func equalStrings(a, b []string) bool {
 	if len(a) != len(b) {

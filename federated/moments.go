@@ -1,8 +1,12 @@
 package federated
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
+
+	"github.com/trove-project/trove/compute"
 )
 
 // Robust pooling of the vaults' feature moments (see poolMoments).
@@ -42,6 +46,29 @@ type MomentsVault struct {
 type vaultMoments struct {
 	Samples     int
 	Sums, Sumsq []float64
+}
+
+// parseMomentsResult reads a vault's moments: per feature a sum and a sum
+// of squares, each finite and below 1e300 in magnitude, over at least one
+// row, over the features want (any when want is nil). What is wrong is
+// said as a reason for the round file.
+func parseMomentsResult(b []byte, want []string) (vaultMoments, []string, string) {
+	var m struct {
+		Features []string  `json:"features"`
+		Samples  int       `json:"samples"`
+		Sums     []float64 `json:"sums"`
+		Sumsq    []float64 `json:"sumsq"`
+	}
+	switch err := json.Unmarshal(b, &m); {
+	case len(b) > MaxResultBytes || err != nil || len(m.Features) == 0 || len(m.Features) > compute.MaxFeatures ||
+		len(m.Sums) != len(m.Features) || len(m.Sumsq) != len(m.Features) || m.Samples < 1:
+		return vaultMoments{}, nil, "moments_malformed"
+	case !allFinite(m.Sums) || !allFinite(m.Sumsq) || slices.ContainsFunc(m.Sumsq, func(x float64) bool { return x < 0 }):
+		return vaultMoments{}, nil, "moments_out_of_range"
+	case want != nil && !equalStrings(want, m.Features):
+		return vaultMoments{}, nil, "other_features"
+	}
+	return vaultMoments{Samples: m.Samples, Sums: m.Sums, Sumsq: m.Sumsq}, m.Features, ""
 }
 
 // momentsVerdict is what poolMoments made of one vault's moments.

@@ -345,3 +345,63 @@ func TestStandardiseLeavesOutALyingVault(t *testing.T) {
 		}
 	}
 }
+
+func TestParseMomentsResult(t *testing.T) {
+	good := `{"algorithm":"builtin:logreg-train@1","features":["a","b"],"samples":3,"sums":[1,2],"sumsq":[3,4]}`
+	m, fs, reason := parseMomentsResult([]byte(good), nil)
+	if reason != "" || m.Samples != 3 || !slices.Equal(fs, []string{"a", "b"}) || !slices.Equal(m.Sumsq, []float64{3, 4}) {
+		t.Fatalf("%+v %v %q", m, fs, reason)
+	}
+	for bad, want := range map[string]string{
+		``:   "moments_malformed",
+		`[]`: "moments_malformed",
+		`{"features":["a"],"samples":0,"sums":[1],"sumsq":[1]}`:         "moments_malformed",
+		`{"features":["a"],"samples":1,"sums":[1,2],"sumsq":[1]}`:       "moments_malformed",
+		`{"features":[],"samples":1,"sums":[],"sumsq":[]}`:              "moments_malformed",
+		`{"features":["a"],"samples":1,"sums":[1e301],"sumsq":[1]}`:     "moments_out_of_range",
+		`{"features":["a"],"samples":1,"sums":[1],"sumsq":[-1]}`:        "moments_out_of_range",
+		`{"features":["b","a"],"samples":1,"sums":[1,1],"sumsq":[1,1]}`: "other_features",
+	} {
+		if _, _, reason := parseMomentsResult([]byte(bad), []string{"a", "b"}); reason != want {
+			t.Errorf("%s: reason %q, want %q", bad, reason, want)
+		}
+	}
+}
+
+// FuzzMoments feeds a vault's moments result, as a liar could write it, to
+// the parser and then to the pool beside four honest vaults: nothing
+// panics, and what is pooled is a finite mean and a positive finite
+// deviation, or the liar is left out.
+func FuzzMoments(f *testing.F) {
+	f.Add([]byte(`{"features":["a","b"],"samples":3,"sums":[1,2],"sumsq":[3,4]}`))
+	f.Add([]byte(`{"features":["a","b"],"samples":9000000000,"sums":[1e299,-1e299],"sumsq":[1e299,0]}`))
+	f.Add([]byte(`{"features":["a","b"],"samples":1,"sums":[0,0],"sumsq":[0,0]}`))
+	honest := []vaultMoments{
+		{Samples: 40, Sums: []float64{40, 80}, Sumsq: []float64{80, 200}},
+		{Samples: 45, Sums: []float64{47, 88}, Sumsq: []float64{95, 210}},
+		{Samples: 38, Sums: []float64{36, 79}, Sumsq: []float64{70, 199}},
+		{Samples: 50, Sums: []float64{52, 101}, Sumsq: []float64{105, 250}},
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m, _, reason := parseMomentsResult(b, []string{"a", "b"})
+		if reason != "" {
+			return
+		}
+		center, scale, verdicts, err := poolMoments(append(cloneMoments(honest), m))
+		if err != nil {
+			t.Fatalf("pool: %v", err)
+		}
+		for j := range center {
+			if math.IsNaN(center[j]) || math.IsInf(center[j], 0) || !(scale[j] > 0) || math.IsInf(scale[j], 0) {
+				if !verdicts[4].Flagged {
+					t.Fatalf("feature %d pooled to %g, %g with the liar kept: %+v", j, center[j], scale[j], verdicts[4])
+				}
+			}
+		}
+		for i, v := range verdicts[:4] {
+			if v.Flagged {
+				t.Fatalf("honest vault %d left out because of %s", i, b)
+			}
+		}
+	})
+}

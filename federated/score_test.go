@@ -256,3 +256,37 @@ func TestDetectorAdaptsOnlyWithEnoughUpdates(t *testing.T) {
 		}
 	}
 }
+
+// FuzzDetectorScore scores rounds of arbitrary finite updates: nothing
+// panics, the limits never fall below the floors, and an update within
+// every floor is never flagged.
+func FuzzDetectorScore(f *testing.F) {
+	f.Add([]byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}, uint8(4), 3.0)
+	f.Add([]byte{0, 0, 0, 0, 0, 0, 255, 255, 255}, uint8(3), -1.0)
+	f.Fuzz(func(t *testing.T, raw []byte, dim uint8, spread float64) {
+		d := int(dim%8) + 1
+		if len(raw) < d || math.IsNaN(spread) || math.IsInf(spread, 0) {
+			return
+		}
+		var ups []Update
+		for lo := 0; lo+d <= len(raw) && len(ups) < 50; lo += d {
+			delta := make([]float64, d)
+			for j := range delta {
+				delta[j] = float64(int8(raw[lo+j])) * math.Pow(10, float64(int8(raw[lo+j])%4))
+			}
+			ups = append(ups, Update{Delta: delta, Samples: 1})
+		}
+		scores, err := Detector{Spread: spread}.Score(ups)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, s := range scores {
+			if s.Limits.DistRatio < 3 || s.Limits.NormRatio < 3 || s.Limits.Cosine > 0 {
+				t.Fatalf("limits below the floors: %+v", s.Limits)
+			}
+			if s.Flagged && (len(ups) < 3 || (s.DistRatio <= 3 && s.NormRatio <= 3 && s.Cosine >= 0)) {
+				t.Fatalf("update %d of %d flagged within the floors: %+v", i, len(ups), s)
+			}
+		}
+	})
+}

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/trove-project/trove/api"
 	"github.com/trove-project/trove/compute"
 	"github.com/trove-project/trove/dataset"
@@ -255,5 +257,41 @@ func TestTrainWithoutVaultsFails(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(out, "model.json")); !os.IsNotExist(err) {
 		t.Fatalf("a model was written: %v", err)
+	}
+}
+
+// Under --dp-epsilon trove sim and trove train take one DP-SGD step per
+// round at learning rate 0.5, unless --epochs or --learning-rate say
+// otherwise; without it the plain defaults stand.
+func TestDPTrainingDefaults(t *testing.T) {
+	cfg := testConfig(t)
+	for _, mk := range []func(*Config) *cobra.Command{simCmd, trainCmd} {
+		for _, c := range []struct {
+			args      []string
+			epochs    int
+			lr        float64
+			dpEpsilon float64
+		}{
+			{nil, 5, 0.1, 0},
+			{[]string{"--dp-epsilon", "1"}, 1, 0.5, 1},
+			{[]string{"--dp-epsilon", "1", "--epochs", "3"}, 3, 0.5, 1},
+			{[]string{"--dp-epsilon", "1", "--learning-rate", "0.2"}, 1, 0.2, 1},
+		} {
+			cmd := mk(&cfg)
+			if err := cmd.ParseFlags(c.args); err != nil {
+				t.Fatal(err)
+			}
+			epochs, err := cmd.Flags().GetInt("epochs")
+			if err != nil {
+				t.Fatal(err)
+			}
+			lr, err := cmd.Flags().GetFloat64("learning-rate")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if e, l := dpTrainingDefaults(cmd, c.dpEpsilon, epochs, lr); e != c.epochs || l != c.lr {
+				t.Errorf("%s %v: epochs %d, learning rate %g; want %d, %g", cmd.Name(), c.args, e, l, c.epochs, c.lr)
+			}
+		}
 	}
 }
