@@ -51,9 +51,10 @@ import (
 // beside it, so one row moves a step's sums by at most clip·√1.25; the
 // sums get Gaussian noise of σ = z·clip·√1.25 with z = √(T/(2ρ)), T the
 // epochs and ρ the job's zCDP budget, so the T steps spend exactly ρ. The
-// weights move by the noisy gradient sum over the noisy count (at least
-// 1); the released sample count is the mean of the steps' noisy counts (no
-// budget of its own). No loss is released. The policy needs δ > 0:
+// weights move by the noisy gradient sum over the noisy count, or over the
+// count noise's standard deviation z·√5 rows when that is larger; the
+// released sample count is the mean of the steps' noisy counts (no budget
+// of its own). No loss is released. The policy needs δ > 0:
 //
 //	{"algorithm":"builtin:logreg-train@1","classes":[..],"features":[..],"update":[..],"samples":N̂,
 //	 "dp":{"epsilon":..,"delta":..,"mechanism":"gaussian","unit":"row","rho":ρ,"steps":T,
@@ -314,7 +315,7 @@ func logregTrain(ctx context.Context, in Input, dp *dpTraining) (json.RawMessage
 		res.Samples = number(samples)
 		res.DP = &dpTrainInfo{Epsilon: dp.policy.Epsilon, Delta: dp.policy.Delta, Mechanism: "gaussian", Unit: "row", Rho: rho,
 			Steps: noise.steps, NoiseMultiplier: noise.z, Sensitivity: noise.sensitivity,
-			RowsScale: noise.sigma / (p.Clip * countShare) / math.Sqrt(float64(noise.steps)), Clip: p.Clip}
+			RowsScale: noise.countSD(p.Clip) / math.Sqrt(float64(noise.steps)), Clip: p.Clip}
 	}
 	res.Update = make([]number, len(w))
 	for j := range w {

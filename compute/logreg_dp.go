@@ -54,6 +54,9 @@ func newDPSteps(rho, clip float64, steps int) dpSteps {
 	return dpSteps{steps: steps, z: z, sensitivity: sens, sigma: z * sens}
 }
 
+// countSD is the standard deviation of one step's noisy count, in rows.
+func (s dpSteps) countSD(clip float64) float64 { return s.sigma / (clip * countShare) }
+
 // stepSums returns one step's sums at w: each complete row's gradient of
 // the cross-entropy, clipped to clip in L2 norm, summed, followed by the
 // count entry (clip·countShare per row). The L2 penalty is left out: it
@@ -103,8 +106,8 @@ func (data *logregData) stepSums(w []float64, clip float64) []float64 {
 
 // trainDP runs DP-SGD from p.Weights: p.Epochs full-batch steps, each
 // adding Gaussian noise to its sums (stepSums) and moving the weights by
-// the learning rate times the noisy gradient sum over the noisy count
-// (post-processing, free). It returns the weights and the mean of the
+// the learning rate times the noisy gradient sum over the noisy count, at
+// least the count noise's deviation (post-processing, free). It returns the weights and the mean of the
 // steps' noisy counts, the sample count it releases.
 func (data *logregData) trainDP(ctx context.Context, p logregParams, noise dpSteps, rng *rand.Rand) ([]float64, float64, error) {
 	w := append([]float64(nil), p.Weights...)
@@ -119,9 +122,11 @@ func (data *logregData) trainDP(ctx context.Context, p logregParams, noise dpSte
 		}
 		n := sums[len(w)] / (p.Clip * countShare)
 		counted += n
-		// A noisy count near or below zero would blow the step up; at
-		// least one row is post-processing too.
-		n = math.Max(n, 1)
+		// Below the standard deviation of its own noise a noisy count says
+		// little, and dividing by it would blow the step up: the
+		// denominator is at least that deviation, in rows (it depends on
+		// the budget alone, so this is post-processing too).
+		n = math.Max(n, noise.countSD(p.Clip))
 		for j := range w {
 			w[j] -= p.LearningRate * (sums[j]/n + p.L2*w[j])
 		}

@@ -99,7 +99,7 @@ func seq(n int) []int {
 // exactly the policy's ρ = T/(2z²); and the noise has the σ it claims, on
 // the count and on the gradient sums alike. With one step from fixed
 // weights the noisy sums can be read back from the result: count =
-// samples·clip/2, sums = −update·max(samples, 1)/learning_rate. The
+// samples·clip/2, sums = −update·max(samples, z·√5)/learning_rate. The
 // tolerance is five standard errors of the sample variance (√(2/n)·σ²).
 func TestLogRegDPNoiseIsWhatTheResultClaims(t *testing.T) {
 	tab := regressionTable(50)
@@ -135,7 +135,7 @@ func TestLogRegDPNoiseIsWhatTheResultClaims(t *testing.T) {
 		sigma = res.DP.NoiseMultiplier * res.DP.Sensitivity
 		noisy := make([]float64, len(exact))
 		for j, u := range res.Update {
-			noisy[j] = -u * math.Max(res.Samples, 1) / 0.5
+			noisy[j] = -u * math.Max(res.Samples, res.DP.NoiseMultiplier*math.Sqrt(5)) / 0.5
 		}
 		noisy[len(exact)-1] = res.Samples * 2 * countShare
 		for j := range noisy {
