@@ -241,12 +241,12 @@ func TestDPChargeIsWhatTheMechanismSpends(t *testing.T) {
 // At ε = 1 per vault over the whole training, ten vaults of breast_cancer
 // train a useful model: per-row DP-SGD's noise shrinks with the rows. The
 // floor is four test rows (of 113) below the lowest of 40 runs of this
-// configuration (0.929; mean 0.958; the noise is the vaults' own secret,
+// configuration (0.920; mean 0.962; the noise is the vaults' own secret,
 // so every run differs); the majority class alone scores 0.63.
 func TestSimDPIsUsefulAtEpsilonOne(t *testing.T) {
 	res := simulate(t, SimConfig{Data: breastCancer(t), Label: bcLabel, Vaults: 10, Split: "iid", Rounds: 10, DPEpsilon: 1, Seed: 1,
 		Training: Config{Epochs: 1, LearningRate: 0.5}})
-	if res.FederatedAccuracy < 0.89 {
+	if res.FederatedAccuracy < 0.88 {
 		t.Fatalf("federated accuracy %.4f at ε = 1 (centralized without DP %.4f)", res.FederatedAccuracy, res.CentralizedAccuracy)
 	}
 	if res.EpsilonSpent > 1+1e-6 || res.EpsilonSpent < 0.99 || res.CentralizedDPAccuracy == nil {
