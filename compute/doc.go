@@ -17,7 +17,7 @@
 // builtin:linreg@1, builtin:logreg-train@1) run natively. Under an
 // OutputPolicy of kind PolicyDP, RunBuiltinDP releases only their
 // differentially private form (Laplace or Gaussian noise calibrated to
-// declared bounds; clipped, noised updates for training), and
+// declared bounds; DP-SGD with one row as the privacy unit for training), and
 // OutputPolicy.Rho, RhoFor and EpsilonOf do the zCDP accounting.
 //
 // The table reaches the module on stdin as a frame (see EncodeFrame for the

@@ -212,9 +212,9 @@ type dpColumnStats struct {
 // returns only its differentially private result. Under add/remove-one-row
 // neighbours: the row count and each level count have sensitivity 1, a
 // sum clipped to [lo, hi] has sensitivity max(|lo|, |hi|). The budget is
-// split evenly over the queries. builtin:logreg-train@1 clips its update
-// and adds Gaussian noise (see LogRegTrainID). Other built-ins have no DP
-// form and give ErrPolicy. rng must be secret.
+// split evenly over the queries. builtin:logreg-train@1 runs DP-SGD with
+// one row as the privacy unit (see LogRegTrainID). Other built-ins have no
+// DP form and give ErrPolicy. rng must be secret.
 func RunBuiltinDP(ctx context.Context, id string, in Input, policy OutputPolicy, rng *rand.Rand) (*Output, error) {
 	if err := policy.Validate(); err != nil || policy.Kind != PolicyDP {
 		return nil, fmt.Errorf("run job %s: %w", in.JobID, errors.Join(ErrPolicy, err))
@@ -243,11 +243,7 @@ func dpStats(ctx context.Context, id string, in Input, policy OutputPolicy, rng 
 	case HistogramID:
 		return dpHistogram(ctx, in, policy, rng)
 	case LogRegTrainID:
-		if policy.Delta == 0 {
-			return nil, fmt.Errorf("%w: training under dp needs Gaussian noise: delta > 0", ErrPolicy)
-		}
-		noise := NewNoise(policy, 2, rng) // the update, and the sample count
-		return logregTrain(ctx, in, &dpTraining{noise: noise, info: dpInfo{Epsilon: policy.Epsilon, Delta: policy.Delta, Mechanism: noise.Mechanism, RowsScale: noise.Scale(1)}})
+		return logregTrain(ctx, in, &dpTraining{policy: policy, rng: rng})
 	}
 	t := in.Table
 	params, err := parseDPParams(in.Params, t)

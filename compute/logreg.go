@@ -30,7 +30,7 @@ import (
 //	 "learning_rate": 0.1,     // sgd only, (0, 10]
 //	 "batch_size": 32,         // sgd only, 1..65536
 //	 "l2": 0,                  // L2 penalty, [0, 1e3]
-//	 "clip": 1,                // under the dp policy: the L2 norm each update is clipped to, (0, 1e6]
+//	 "clip": 1,                // under the dp policy: the L2 norm each row's gradient is clipped to, (0, 1e6]
 //	 "center": [..],           // optional, with scale: each feature becomes (x − center)/scale before training
 //	 "scale": [..],            // optional, with center: every entry > 0
 //	 "moments": false}         // true: train nothing, return per-feature sums and sums of squares instead
@@ -44,10 +44,21 @@ import (
 //	{"algorithm":"builtin:logreg-train@1","classes":["B","M"],"features":[..],
 //	 "update":[..],"samples":N,"loss":..}
 //
-// Under the dp policy the update is clipped to norm clip and Gaussian noise
-// of σ = clip/√(2ρ) is added to each weight (ρ: half the job's budget),
-// and the sample count gets noise from the other half; the policy needs δ >
-// 0.
+// Under the dp policy the step runs DP-SGD, with one row of the vault as
+// the privacy unit (add/remove neighbours): each epoch is one full-batch
+// step (batch_size does not apply; lbfgs is refused) in which every row's
+// gradient is clipped to norm clip and a counting entry of clip/2 is added
+// beside it, so one row moves a step's sums by at most clip·√1.25; the
+// sums get Gaussian noise of σ = z·clip·√1.25 with z = √(T/(2ρ)), T the
+// epochs and ρ the job's zCDP budget, so the T steps spend exactly ρ. The
+// weights move by the noisy gradient sum over the noisy count, or over the
+// count noise's standard deviation z·√5 rows when that is larger; the
+// released sample count is the mean of the steps' noisy counts (no budget
+// of its own). No loss is released. The policy needs δ > 0:
+//
+//	{"algorithm":"builtin:logreg-train@1","classes":[..],"features":[..],"update":[..],"samples":N̂,
+//	 "dp":{"epsilon":..,"delta":..,"mechanism":"gaussian","unit":"row","rho":ρ,"steps":T,
+//	       "noise_multiplier":z,"sensitivity":clip·√1.25,"rows_scale":σ(N̂),"clip":clip}}
 //
 // With "moments": true the step returns what a coordinator needs to
 // standardise features without pooling raw data, over the same complete
@@ -273,15 +284,64 @@ func logregTrain(ctx context.Context, in Input, dp *dpTraining) (json.RawMessage
 		}
 		return data.moments()
 	}
-	n := len(data.y)
-	all := make([]int, n)
+	if dp != nil {
+		if err := dpTrainCheck(p, dp.policy); err != nil {
+			return nil, err
+		}
+	}
+	res := struct {
+		Algorithm string       `json:"algorithm"`
+		Classes   []string     `json:"classes"`
+		Features  []string     `json:"features"`
+		Update    []number     `json:"update"`
+		Samples   number       `json:"samples"`
+		Loss      *number      `json:"loss,omitempty"`
+		DP        *dpTrainInfo `json:"dp,omitempty"`
+	}{Algorithm: LogRegTrainID, Classes: data.labels, Features: data.names}
+	var w []float64
+	if dp == nil {
+		if w, err = data.train(ctx, p, in.JobID); err != nil {
+			return nil, err
+		}
+		res.Samples = number(len(data.y))
+		res.Loss = num(data.lossGrad(w, data.all(), p.L2, nil))
+	} else {
+		rho := dp.policy.Rho()
+		noise := newDPSteps(rho, p.Clip, p.Epochs)
+		var samples float64
+		if w, samples, err = data.trainDP(ctx, p, noise, dp.rng); err != nil {
+			return nil, err
+		}
+		res.Samples = number(samples)
+		res.DP = &dpTrainInfo{Epsilon: dp.policy.Epsilon, Delta: dp.policy.Delta, Mechanism: "gaussian", Unit: "row", Rho: rho,
+			Steps: noise.steps, NoiseMultiplier: noise.z, Sensitivity: noise.sensitivity,
+			RowsScale: noise.countSD(p.Clip) / math.Sqrt(float64(noise.steps)), Clip: p.Clip}
+	}
+	res.Update = make([]number, len(w))
+	for j := range w {
+		res.Update[j] = number(w[j] - p.Weights[j])
+	}
+	return json.Marshal(res)
+}
+
+// all returns the indexes of every row.
+func (data *logregData) all() []int {
+	all := make([]int, len(data.y))
 	for i := range all {
 		all[i] = i
 	}
+	return all
+}
+
+// train runs p.Epochs epochs of the params' optimizer from p.Weights and
+// returns the weights. SGD shuffles with a source seeded from the job id.
+func (data *logregData) train(ctx context.Context, p logregParams, jobID string) ([]float64, error) {
+	all := data.all()
+	n := len(all)
 	w := append([]float64(nil), p.Weights...)
 	switch p.Optimizer {
 	case "sgd":
-		seed := sha256.Sum256([]byte("logreg-train " + in.JobID))
+		seed := sha256.Sum256([]byte("logreg-train " + jobID))
 		rng := rand.New(rand.NewChaCha8(seed))
 		grad := make([]float64, len(w))
 		for range p.Epochs {
@@ -311,48 +371,7 @@ func logregTrain(ctx context.Context, in Input, dp *dpTraining) (json.RawMessage
 		}
 		copy(w, r.X)
 	}
-	update := make([]float64, len(w))
-	for j := range w {
-		update[j] = w[j] - p.Weights[j]
-	}
-	res := struct {
-		Algorithm string   `json:"algorithm"`
-		Classes   []string `json:"classes"`
-		Features  []string `json:"features"`
-		Update    []number `json:"update"`
-		Samples   number   `json:"samples"`
-		Loss      *number  `json:"loss,omitempty"`
-		DP        *dpInfo  `json:"dp,omitempty"`
-		Clip      float64  `json:"clip,omitempty"`
-	}{Algorithm: LogRegTrainID, Classes: data.labels, Features: data.names, Samples: number(n)}
-	if dp == nil {
-		res.Loss = num(data.lossGrad(w, all, p.L2, nil))
-	} else {
-		if !(p.Clip > 0) {
-			return nil, fmt.Errorf("%w: clip must be set, in (0, 1e6], under the dp policy", ErrBadParams)
-		}
-		var norm float64
-		for _, u := range update {
-			norm += u * u
-		}
-		scale := min(1, p.Clip/math.Sqrt(norm))
-		for j := range update {
-			update[j] = dp.noise.Add(update[j]*scale, p.Clip)
-		}
-		res.Samples = number(dp.noise.Add(float64(n), 1))
-		res.DP, res.Clip = &dp.info, p.Clip
-	}
-	res.Update = make([]number, len(update))
-	for j, u := range update {
-		res.Update[j] = number(u)
-	}
-	return json.Marshal(res)
-}
-
-// dpTraining is the noise of a DP training step.
-type dpTraining struct {
-	noise *Noise
-	info  dpInfo
+	return w, nil
 }
 
 // standardise applies the params' center and scale to every feature.

@@ -128,44 +128,6 @@ func TestLogRegTrain(t *testing.T) {
 	}
 }
 
-// Under dp the update is clipped to the declared norm before noise: with
-// a large ε the noise is small and the norm stays near the clip.
-func TestLogRegTrainDP(t *testing.T) {
-	tab := regressionTable(300)
-	pol := OutputPolicy{Kind: PolicyDP, Epsilon: 10, Delta: 1e-3}
-	in := Input{JobID: "j", Table: tab, Params: json.RawMessage(`{"target":"pos","features":["a","b"],"epochs":20,"clip":0.5}`)}
-	out, err := RunBuiltinDP(context.Background(), LogRegTrainID, in, pol, rand.New(rand.NewPCG(1, 1)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var res struct {
-		Update []float64
-		DP     struct {
-			RowsScale float64 `json:"rows_scale"`
-		}
-	}
-	if err := json.Unmarshal(out.Result, &res); err != nil {
-		t.Fatal(err)
-	}
-	var norm float64
-	for _, u := range res.Update {
-		norm += u * u
-	}
-	sigma := 0.5 * res.DP.RowsScale // the update's sensitivity is the clip
-	// Norm² of clip·unit + N(0, σ²I₃) is at most (clip + ‖noise‖)²; ‖noise‖ < 6σ√3 but with negligible odds.
-	if math.Sqrt(norm) > 0.5+6*sigma*math.Sqrt(3) {
-		t.Fatalf("update norm %g with clip 0.5 and σ %g", math.Sqrt(norm), sigma)
-	}
-	in.Params = json.RawMessage(`{"target":"pos"}`)
-	if _, err := RunBuiltinDP(context.Background(), LogRegTrainID, in, pol, rand.New(rand.NewPCG(1, 1))); !errors.Is(err, ErrBadParams) {
-		t.Fatalf("dp training without clip: %v", err)
-	}
-	pol.Delta = 0
-	if _, err := RunBuiltinDP(context.Background(), LogRegTrainID, in, pol, rand.New(rand.NewPCG(1, 1))); !errors.Is(err, ErrPolicy) {
-		t.Fatalf("dp training with δ 0: %v", err)
-	}
-}
-
 // FuzzBuiltinParams feeds arbitrary params to every built-in, plain and
 // under dp: each either succeeds with one JSON document or fails with a
 // precise error, and never panics.

@@ -179,11 +179,17 @@ type ParticipantRound struct {
 	IssuedAt  string  `json:"issued_at,omitempty"`  // when the vault issued the receipt
 	Samples   int     `json:"samples,omitempty"`
 	Loss      float64 `json:"loss,omitempty"` // local training loss the vault reported
-	Score     *Score  `json:"score,omitempty"`
-	Share     float64 `json:"share"`                   // its exact share of the round's pool (a multiple of 1/ShareUnits)
-	Payout    int64   `json:"payout"`                  // what it is paid of the pool, in minor units of Config.Price's currency
-	Epsilon   float64 `json:"epsilon,omitempty"`       // ε this job spent (dp)
-	SpentEps  float64 `json:"spent_epsilon,omitempty"` // the vault's dataset budget spent so far, as ε
+	// Feature is, in round 0, the first feature whose moments were out of
+	// line (flagged).
+	Feature string `json:"feature,omitempty"`
+	// Weight is, in round 0, the rows the vault counted for in the pooled
+	// moments (used).
+	Weight   float64 `json:"weight,omitempty"`
+	Score    *Score  `json:"score,omitempty"`
+	Share    float64 `json:"share"`                   // its exact share of the round's pool (a multiple of 1/ShareUnits)
+	Payout   int64   `json:"payout"`                  // what it is paid of the pool, in minor units of Config.Price's currency
+	Epsilon  float64 `json:"epsilon,omitempty"`       // ε this job spent (dp)
+	SpentEps float64 `json:"spent_epsilon,omitempty"` // the vault's dataset budget spent so far, as ε
 	// Contribution is the Contribution credential (VC-JWT) issued to the
 	// vault for this round.
 	Contribution string `json:"contribution,omitempty"`
@@ -215,8 +221,9 @@ type State struct {
 	Aggregator string              `json:"aggregator"`
 	Vaults     []string            `json:"vaults"`
 	Model      compute.LogRegModel `json:"model"`
-	// Moments is round 0: each vault's part in the feature moments asked
-	// before round 1 (with Standardise), paid like a round.
+	// Moments is round 0: each vault's part in the pooled feature
+	// moments asked before round 1 (with Standardise), with the receipt
+	// that proves what it sent, paid like a round.
 	Moments []ParticipantRound `json:"moments,omitempty"`
 	Rounds  []RoundReport      `json:"rounds"`
 }
@@ -445,79 +452,86 @@ func (c *Coordinator) params(m compute.LogRegModel, moments bool) (json.RawMessa
 }
 
 // standardise asks every vault for its feature moments and sets the
-// model's center and scale from the pooled ones.
+// model's center and scale from the pooled ones (poolMoments: a vault
+// whose moments are out of line is left out, none counts for more than
+// MomentsWeightCap times the median row count). st.Moments records each
+// vault's part with its receipt.
 func (c *Coordinator) standardise(ctx context.Context, st *State) error {
 	params, err := c.params(st.Model, true)
 	if err != nil {
 		return err
 	}
-	var sums, sumsq []float64
-	var features []string
-	n := 0
 	answers := c.ask(ctx, params)
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if st.Moments, err = c.momentsPay(answers); err != nil {
-		return err
-	}
+	var features []string
+	var ms []vaultMoments
+	var from []int // the vault of each of ms
+	st.Moments = make([]ParticipantRound, len(answers))
 	why := map[string]int{}
 	for i, a := range answers {
-		if a.claims != nil && c.cfg.KeepReceipt != nil {
-			if err := c.cfg.KeepReceipt(0, i, a.reply.Receipt); err != nil {
-				return fmt.Errorf("keep receipt: %w", err)
+		mv := &st.Moments[i]
+		mv.Index, mv.Vault, mv.Status = i, c.parts[i].DID(), StatusSkipped
+		if a.claims != nil {
+			mv.JobID, mv.ReceiptID, mv.LogIndex = a.claims.JobID, a.claims.ID, a.claims.LogIndex
+			mv.IssuedAt = a.claims.IssuedAt.UTC().Format(time.RFC3339)
+			if c.cfg.KeepReceipt != nil {
+				if err := c.cfg.KeepReceipt(0, i, a.reply.Receipt); err != nil {
+					return fmt.Errorf("keep receipt: %w", err)
+				}
 			}
 		}
 		if a.err != nil {
-			why[reasonOf(a.err)]++
+			mv.Reason = reasonOf(a.err)
+			if r := trove.ErrorReason(a.err); r == "receipt_mismatch" || r == "params_mismatch" {
+				mv.Status = StatusFlagged
+			}
+			why[mv.Reason]++
 			continue
 		}
-		var m struct {
-			Features []string  `json:"features"`
-			Samples  int       `json:"samples"`
-			Sums     []float64 `json:"sums"`
-			Sumsq    []float64 `json:"sumsq"`
-		}
-		if err := decodeJSON(a.reply.Result, &m); err != nil || len(m.Sums) != len(m.Features) || len(m.Sumsq) != len(m.Features) || m.Samples < 1 {
+		m, fs, reason := parseMomentsResult(a.reply.Result, features)
+		if reason != "" {
+			mv.Reason = reason
+			why[reason]++
 			continue
 		}
-		if !allFinite(m.Sums) || !allFinite(m.Sumsq) {
-			why["moments_out_of_range"]++
-			continue
-		}
-		if features == nil {
-			features, sums, sumsq = m.Features, make([]float64, len(m.Features)), make([]float64, len(m.Features))
-		} else if !equalStrings(features, m.Features) {
-			continue
-		}
-		for j := range sums {
-			sums[j] += m.Sums[j]
-			sumsq[j] += m.Sumsq[j]
-		}
-		n += m.Samples
+		features = fs
+		mv.Samples = m.Samples
+		ms, from = append(ms, m), append(from, i)
 	}
-	if n == 0 {
+	if len(ms) == 0 {
 		var reasons []string
 		for _, r := range slices.Sorted(maps.Keys(why)) {
 			reasons = append(reasons, fmt.Sprintf("%s: %d", r, why[r]))
 		}
 		return trove.Errorf(trove.EUNAVAILABLE, "no vault returned its feature moments; cannot standardise (%s)", strings.Join(reasons, ", "))
 	}
-	st.Model.Features = features
-	st.Model.Center = make([]float64, len(features))
-	st.Model.Scale = make([]float64, len(features))
-	for j := range features {
-		mean := sums[j] / float64(n)
-		sd := math.Sqrt(math.Max(0, sumsq[j]/float64(n)-mean*mean))
-		if !(sd > 1e-12) || math.IsInf(sd, 0) {
-			sd = 1
-		}
-		if !(math.Abs(mean) <= 1e12 && sd <= 1e12) {
-			return trove.Errorf(trove.EUNAVAILABLE, "the pooled moments of feature %q are out of range; cannot standardise", features[j])
-		}
-		st.Model.Center[j], st.Model.Scale[j] = mean, sd
+	center, scale, verdicts, err := poolMoments(ms)
+	if err != nil {
+		return err
 	}
-	return nil
+	for k, v := range verdicts {
+		mv := &st.Moments[from[k]]
+		switch {
+		case v.Flagged:
+			mv.Status, mv.Feature, mv.Reason = StatusFlagged, features[v.Feature], v.Why
+		default:
+			mv.Status, mv.Weight = StatusUsed, v.Weight
+			if v.Capped {
+				mv.Reason = fmt.Sprintf("count capped at %g (%d times the median)", v.Weight, MomentsWeightCap)
+			}
+		}
+	}
+	for j, f := range features {
+		if !(math.Abs(center[j]) <= 1e12 && scale[j] <= 1e12) {
+			return trove.Errorf(trove.EUNAVAILABLE, "the pooled moments of feature %q are out of range; cannot standardise", f)
+		}
+	}
+	st.Model.Features, st.Model.Center, st.Model.Scale = features, center, scale
+	// Paid by what the pool made of each answer: a vault left out as out
+	// of line earns nothing, like a flagged update.
+	return c.momentsPay(answers, st.Moments)
 }
 
 // allFinite reports whether every x is finite and below 1e300 in
@@ -734,8 +748,6 @@ func reasonOf(err error) string {
 	}
 	return "error"
 }
-
-func decodeJSON(b []byte, v any) error { return json.Unmarshal(b, v) }
 
 func equalStrings(a, b []string) bool {
 	if len(a) != len(b) {

@@ -4,8 +4,10 @@
 //
 // The coordinator's mathematics is free of I/O: aggregators that resist
 // poisoned updates (FedAvg, coordinate-wise median, trimmed mean, Krum and
-// multi-Krum), anomaly scores that flag suspicious updates and keep them
-// out of the aggregate, contribution shares that turn each round into
+// multi-Krum), anomaly scores whose limits adapt to each round's spread
+// and flag suspicious updates to keep them out of the aggregate, a pool of
+// the vaults' feature moments that leaves out a vault whose moments are
+// out of line, contribution shares that turn each round into
 // payouts (a flagged update earns nothing), and the seeded data splits
 // used by simulations (IID, Dirichlet, one class per vault, and a
 // stratified test set).

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"sync"
-	"time"
 
 	"github.com/trove-project/trove"
 	"github.com/trove-project/trove/consent"
@@ -61,29 +60,18 @@ func (c *Coordinator) roundPay(r int, rep *RoundReport, answers []answer, update
 	return nil
 }
 
-// momentsPay records round 0, the feature moments: every vault that
-// answered with a verified receipt is paid the price, the pool being the
-// price times their number; one whose receipt proves tampering is
-// flagged and paid nothing. Whether its moments could be used is not
-// weighed: they are not an update to score.
-func (c *Coordinator) momentsPay(answers []answer) ([]ParticipantRound, error) {
-	out := make([]ParticipantRound, len(c.parts))
+// momentsPay pays round 0, the feature moments, as pooled into out:
+// every vault whose moments were used is paid the price, the pool being
+// the price times their number; every other vault that answered with a
+// verified receipt gets a Contribution credential for nothing, flagged
+// when its moments were left out as out of line or its receipt proves
+// tampering.
+func (c *Coordinator) momentsPay(answers []answer, out []ParticipantRound) error {
 	var paid []int
-	for i, a := range answers {
-		pr := &out[i]
-		pr.Index, pr.Vault, pr.Status = i, c.parts[i].DID(), StatusUsed
-		if a.claims != nil {
-			pr.JobID, pr.ReceiptID, pr.LogIndex = a.claims.JobID, a.claims.ID, a.claims.LogIndex
-			pr.IssuedAt = a.claims.IssuedAt.UTC().Format(time.RFC3339)
+	for i := range out {
+		if out[i].Status == StatusUsed {
+			paid = append(paid, i)
 		}
-		if a.err != nil {
-			pr.Status, pr.Reason = StatusSkipped, reasonOf(a.err)
-			if r := trove.ErrorReason(a.err); r == "receipt_mismatch" || r == "params_mismatch" {
-				pr.Status = StatusFlagged
-			}
-			continue
-		}
-		paid = append(paid, i)
 	}
 	shares := make([]float64, len(paid))
 	for k := range shares {
@@ -97,11 +85,11 @@ func (c *Coordinator) momentsPay(answers []answer) ([]ParticipantRound, error) {
 	for i, a := range answers {
 		if a.claims != nil {
 			if err := c.contribute(0, &out[i], a, pool, out[i].Status == StatusFlagged); err != nil {
-				return nil, err
+				return err
 			}
 		}
 	}
-	return out, nil
+	return nil
 }
 
 // contribute issues pr's Contribution credential for round r (pool in

@@ -112,15 +112,21 @@ type SimResult struct {
 	Rounds              int     `json:"rounds"`
 	TestRows            int     `json:"test_rows"`
 	FederatedAccuracy   float64 `json:"federated_accuracy"`
-	CentralizedAccuracy float64 `json:"centralized_accuracy"`
-	Poisoned            []int   `json:"poisoned"`
-	Flagged             []int   `json:"flagged"` // vaults flagged in most of the rounds they sent an update
-	PoisonedFlagRate    float64 `json:"poisoned_flag_rate"`
-	HonestFlagRate      float64 `json:"honest_flag_rate"`
-	EpsilonSpent        float64 `json:"epsilon_spent"` // the most any vault spent, as ε
-	SecondsPerRound     float64 `json:"seconds_per_round"`
-	SetupSeconds        float64 `json:"setup_seconds"`
-	State               *State  `json:"-"`
+	CentralizedAccuracy float64 `json:"centralized_accuracy"` // the same training on the pooled rows, without DP
+	// CentralizedDPAccuracy, under DP, is the centralized baseline as one
+	// vault holding every training row under the same budget.
+	CentralizedDPAccuracy *float64 `json:"centralized_dp_accuracy,omitempty"`
+	Poisoned              []int    `json:"poisoned"`
+	Flagged               []int    `json:"flagged"` // vaults flagged in most of the rounds they sent an update
+	PoisonedFlagRate      float64  `json:"poisoned_flag_rate"`
+	HonestFlagRate        float64  `json:"honest_flag_rate"`
+	// HonestUpdateFlagRate is the share of the honest vaults' updates,
+	// over all rounds, that were flagged.
+	HonestUpdateFlagRate float64 `json:"honest_update_flag_rate"`
+	EpsilonSpent         float64 `json:"epsilon_spent"` // the most any vault spent, as ε
+	SecondsPerRound      float64 `json:"seconds_per_round"`
+	SetupSeconds         float64 `json:"setup_seconds"`
+	State                *State  `json:"-"`
 }
 
 // tableLabels returns the label of each row as 0..k−1, and k.
@@ -201,9 +207,11 @@ type Sim struct {
 	// Policy is each vault's DP policy per job (zero without DP).
 	Policy compute.OutputPolicy
 
-	cfg     SimConfig
-	servers []*api.Server
-	setup   time.Duration
+	cfg        SimConfig
+	req        *requester.Requester
+	passphrase []byte
+	servers    []*api.Server
+	setup      time.Duration
 }
 
 // Close stops the vaults' servers and closes them.
@@ -324,22 +332,8 @@ func NewSim(ctx context.Context, cfg SimConfig) (_ *Sim, err error) {
 		tc.Training = fmt.Sprintf("sim seed %d", cfg.Seed)
 	}
 	s.Training = tc
-	s.Participants = make([]Participant, cfg.Vaults)
+	s.req, s.passphrase = req, passphrase
 	for i := range cfg.Vaults {
-		home := filepath.Join(cfg.Dir, fmt.Sprintf("vault-%03d", i))
-		v, err := vault.Create(ctx, vault.Config{Home: home, WorkFactor: cfg.WorkFactor, Logger: cfg.Logger}, passphrase)
-		if err != nil {
-			return nil, err
-		}
-		srv := api.NewServer(v, "127.0.0.1:0", cfg.Logger)
-		// One coordinator on loopback is every vault's only client: the
-		// rate limits meant for the open internet would only slow it.
-		srv.SetLimits(api.Limits{PerIP: rate.Inf, PerRequester: rate.Inf})
-		if err := srv.Open(); err != nil {
-			v.Close()
-			return nil, err
-		}
-		s.Vaults, s.servers = append(s.Vaults, v), append(s.servers, srv)
 		rows := make([]int, len(parts[i]))
 		for j, r := range parts[i] {
 			rows[j] = train[r]
@@ -349,39 +343,65 @@ func NewSim(ctx context.Context, cfg SimConfig) (_ *Sim, err error) {
 		if isPoisoned && cfg.Poison.Kind == PoisonLabelFlip {
 			flipLabels(t, cfg.Label, k)
 		}
-		s.Tables = append(s.Tables, t)
-		if _, err := v.ImportTable(ctx, SimDataset, t); err != nil {
-			return nil, err
-		}
-		if dp {
-			if _, err := v.SetPrivacy(ctx, SimDataset, s.Policy, cfg.DPEpsilon, cfg.DPDelta); err != nil {
-				return nil, err
-			}
-		}
-		client, err := api.NewClient(srv.URL(), nil)
+		p, err := s.addVault(ctx, t)
 		if err != nil {
 			return nil, err
 		}
-		st, err := req.RequestConsent(ctx, client, TrainingAsk(SimDataset, cfg.Rounds, tc.Price, 24*time.Hour, s.Policy.Epsilon, s.Policy.Delta))
-		if err != nil {
-			return nil, err
-		}
-		// The sim approves as the owner would (`trove consent approve`).
-		if _, err := v.Approve(ctx, st.ID); err != nil {
-			return nil, err
-		}
-		st, _, err = req.RequestStatus(ctx, client, st.ID)
-		if err != nil {
-			return nil, err
-		}
-		var p Participant = &VaultParticipant{Requester: req, Client: client, Vault: v.DID(), Credential: st.Credential}
 		if isPoisoned && cfg.Poison.Kind != PoisonLabelFlip {
 			p = &maliciousClient{inner: p, poison: cfg.Poison, rng: mrand.New(mrand.NewPCG(cfg.Seed, uint64(i)))}
 		}
-		s.Participants[i] = p
+		s.Participants = append(s.Participants, p)
 	}
 	s.setup = now().Sub(setupStart)
 	return s, nil
+}
+
+// addVault starts one more vault holding t: its own home, key and HTTP
+// server on 127.0.0.1:0; the dp budget if the simulation has one; and the
+// coordinator's consent, approved as the owner would. It returns the
+// vault's participant.
+func (s *Sim) addVault(ctx context.Context, t *dataset.Table) (Participant, error) {
+	cfg := s.cfg
+	home := filepath.Join(cfg.Dir, fmt.Sprintf("vault-%03d", len(s.Vaults)))
+	v, err := vault.Create(ctx, vault.Config{Home: home, WorkFactor: cfg.WorkFactor, Logger: cfg.Logger}, s.passphrase)
+	if err != nil {
+		return nil, err
+	}
+	srv := api.NewServer(v, "127.0.0.1:0", cfg.Logger)
+	// One coordinator on loopback is every vault's only client: the rate
+	// limits meant for the open internet would only slow it.
+	srv.SetLimits(api.Limits{PerIP: rate.Inf, PerRequester: rate.Inf})
+	if err := srv.Open(); err != nil {
+		v.Close()
+		return nil, err
+	}
+	s.Vaults, s.servers = append(s.Vaults, v), append(s.servers, srv)
+	s.Tables = append(s.Tables, t)
+	if _, err := v.ImportTable(ctx, SimDataset, t); err != nil {
+		return nil, err
+	}
+	if s.Policy.Kind == compute.PolicyDP {
+		if _, err := v.SetPrivacy(ctx, SimDataset, s.Policy, cfg.DPEpsilon, cfg.DPDelta); err != nil {
+			return nil, err
+		}
+	}
+	client, err := api.NewClient(srv.URL(), nil)
+	if err != nil {
+		return nil, err
+	}
+	st, err := s.req.RequestConsent(ctx, client, TrainingAsk(SimDataset, cfg.Rounds, s.Training.Price, 24*time.Hour, s.Policy.Epsilon, s.Policy.Delta))
+	if err != nil {
+		return nil, err
+	}
+	// The sim approves as the owner would (`trove consent approve`).
+	if _, err := v.Approve(ctx, st.ID); err != nil {
+		return nil, err
+	}
+	st, _, err = s.req.RequestStatus(ctx, client, st.ID)
+	if err != nil {
+		return nil, err
+	}
+	return &VaultParticipant{Requester: s.req, Client: client, Vault: v.DID(), Credential: st.Credential}, nil
 }
 
 // SimDataset is the name each simulated vault imports its rows under.
@@ -396,20 +416,23 @@ const SimPrice = 10
 func (s *Sim) Run(ctx context.Context) (*SimResult, error) {
 	tc := s.Training
 	res := &SimResult{Vaults: s.cfg.Vaults, Split: s.cfg.Split, Rounds: s.cfg.Rounds, TestRows: tc.Test.Rows, Poisoned: slices.Clone(s.Poisoned), SetupSeconds: s.setup.Seconds()}
+	var err error
 	if res.Poisoned == nil {
 		res.Poisoned = []int{}
 	}
 	// The centralized baseline: the same built-in over the pooled training
-	// rows (unpoisoned), for the same number of rounds.
-	central, err := Centralized(ctx, s.Train, tc, s.Policy)
-	if err != nil {
+	// rows (unpoisoned), for the same number of rounds, without DP; under
+	// DP also as one vault holding every row under the same budget.
+	if res.CentralizedAccuracy, err = s.centralized(ctx, compute.OutputPolicy{}); err != nil {
 		return nil, err
 	}
-	ev, err := compute.LogRegAccuracy(central, tc.Test)
-	if err != nil {
-		return nil, err
+	if s.Policy.Kind == compute.PolicyDP {
+		acc, err := s.centralized(ctx, s.Policy)
+		if err != nil {
+			return nil, err
+		}
+		res.CentralizedDPAccuracy = &acc
 	}
-	res.CentralizedAccuracy = ev.Accuracy
 	co, err := NewCoordinator(tc, s.Participants)
 	if err != nil {
 		return nil, err
@@ -429,6 +452,20 @@ func (s *Sim) Run(ctx context.Context) (*SimResult, error) {
 	}
 	summarise(res, st)
 	return res, nil
+}
+
+// centralized returns the test accuracy of the centralized baseline
+// under policy (the zero policy: none).
+func (s *Sim) centralized(ctx context.Context, policy compute.OutputPolicy) (float64, error) {
+	m, err := Centralized(ctx, s.Train, s.Training, policy)
+	if err != nil {
+		return 0, err
+	}
+	ev, err := compute.LogRegAccuracy(m, s.Training.Test)
+	if err != nil {
+		return 0, err
+	}
+	return ev.Accuracy, nil
 }
 
 // summarise fills in the flag rates, flagged vaults, ε and timing.
@@ -454,8 +491,12 @@ func summarise(res *SimResult, st *State) {
 		res.SecondsPerRound = secs / float64(len(st.Rounds))
 	}
 	res.Flagged = []int{}
-	var poisonedFlagged, honestFlagged, honest int
+	var poisonedFlagged, honestFlagged, honest, honestSent, honestUpdatesFlagged int
 	for i := range n {
+		if !slices.Contains(res.Poisoned, i) {
+			honestSent += sent[i]
+			honestUpdatesFlagged += flagged[i]
+		}
 		res.EpsilonSpent = math.Max(res.EpsilonSpent, spent[i])
 		isFlagged := sent[i] > 0 && 2*flagged[i] > sent[i]
 		if isFlagged {
@@ -476,6 +517,9 @@ func summarise(res *SimResult, st *State) {
 	}
 	if honest > 0 {
 		res.HonestFlagRate = float64(honestFlagged) / float64(honest)
+	}
+	if honestSent > 0 {
+		res.HonestUpdateFlagRate = float64(honestUpdatesFlagged) / float64(honestSent)
 	}
 }
 

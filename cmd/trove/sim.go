@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"strings"
 
@@ -36,12 +37,21 @@ trimmed:F or krum:F. --poison K:label-flip poisons K vaults' data;
 K:scale:S makes K clients ask their vault for S-times larger steps;
 K:noise makes K clients replace their update with noise (their vault's
 receipt then names another output). --dp-epsilon E gives each vault a
-lifetime budget of ε = E over the whole training (δ 1e-5).`,
+lifetime budget of ε = E over the whole training (δ 1e-5), spent by DP-SGD
+that protects each row (one full-batch step per round at learning rate 0.5
+unless --epochs and --learning-rate say otherwise); features are then
+standardised by the coordinator's test rows, and the centralized baseline is
+reported without DP and as one vault holding every row under the same budget.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			agg, err := federated.ParseAggregator(aggregator)
 			if err != nil {
 				return usageError("%v", err)
+			}
+			epochs, lr = dpTrainingDefaults(cmd, dpEpsilon, epochs, lr)
+			detector, err := det.detector()
+			if err != nil {
+				return err
 			}
 			var p federated.Poison
 			if poison != "" {
@@ -64,7 +74,7 @@ lifetime budget of ε = E over the whole training (δ 1e-5).`,
 			defer os.RemoveAll(dir)
 			sc := federated.SimConfig{Data: t, Label: label, Classes: classes, Vaults: vaults, Split: splitSpec, Rounds: rounds,
 				Poison: p, Seed: seed, Dir: dir, DPEpsilon: dpEpsilon,
-				Training: federated.Config{Aggregator: agg, Detector: det.detector(), Epochs: epochs, LearningRate: lr}}
+				Training: federated.Config{Aggregator: agg, Detector: detector, Epochs: epochs, LearningRate: lr}}
 			if !asJSON {
 				sc.Training.Progress = func(r federated.RoundReport) {
 					acc := "-"
@@ -93,8 +103,8 @@ lifetime budget of ε = E over the whole training (δ 1e-5).`,
 	f.IntVar(&vaults, "vaults", 10, "number of vaults")
 	f.StringVar(&splitSpec, "split", "iid", "iid, dirichlet:ALPHA or one-class")
 	f.IntVar(&rounds, "rounds", 20, "training rounds")
-	f.IntVar(&epochs, "epochs", 5, "local epochs per round")
-	f.Float64Var(&lr, "learning-rate", 0.1, "local SGD learning rate")
+	f.IntVar(&epochs, "epochs", 5, "local epochs per round (under --dp-epsilon default 1: full-batch DP-SGD steps)")
+	f.Float64Var(&lr, "learning-rate", 0.1, "local SGD learning rate (under --dp-epsilon default 0.5)")
 	f.StringVar(&aggregator, "aggregator", "fedavg", "fedavg, median, trimmed:F or krum:F")
 	f.StringVar(&poison, "poison", "", "K:label-flip, K:scale:S or K:noise")
 	f.Float64Var(&dpEpsilon, "dp-epsilon", 0, "each vault's lifetime ε over the whole training (0: no DP)")
@@ -123,30 +133,59 @@ func printSim(cfg *Config, r *federated.SimResult) {
 	fmt.Fprintf(w, "test rows             %d\n", r.TestRows)
 	fmt.Fprintf(w, "federated accuracy    %.4f\n", r.FederatedAccuracy)
 	fmt.Fprintf(w, "centralized accuracy  %.4f\n", r.CentralizedAccuracy)
+	if r.CentralizedDPAccuracy != nil {
+		fmt.Fprintf(w, "centralized under dp  %.4f\n", *r.CentralizedDPAccuracy)
+	}
 	fmt.Fprintf(w, "poisoned              %s\n", ints(r.Poisoned))
-	fmt.Fprintf(w, "flagged               %s (poisoned %.0f%%, honest %.0f%%)\n", ints(r.Flagged), 100*r.PoisonedFlagRate, 100*r.HonestFlagRate)
+	fmt.Fprintf(w, "flagged               %s (poisoned %.0f%%, honest %.0f%%; honest updates %.1f%%)\n", ints(r.Flagged), 100*r.PoisonedFlagRate, 100*r.HonestFlagRate, 100*r.HonestUpdateFlagRate)
 	fmt.Fprintf(w, "epsilon spent         %.4g\n", r.EpsilonSpent)
 	fmt.Fprintf(w, "seconds per round     %.3f (setup %.1fs)\n", r.SecondsPerRound, r.SetupSeconds)
 }
 
-// detectorFlags are the anomaly detector's thresholds, for trove sim and
+// detectorFlags are the anomaly detector's limits, for trove sim and
 // trove train.
 type detectorFlags struct {
-	off            bool
-	dist, norm, co float64
+	off                    bool
+	dist, norm, co, spread float64
 }
 
 func (d *detectorFlags) add(c *cobra.Command) {
 	f := c.Flags()
 	f.BoolVar(&d.off, "no-detector", false, "flag no update by its anomaly score (receipts are still checked)")
-	f.Float64Var(&d.dist, "flag-distance", 2, "flag an update this many times the median distance from the robust centre")
-	f.Float64Var(&d.norm, "flag-norm", 3, "flag an update whose norm is this many times the median norm")
-	f.Float64Var(&d.co, "flag-cosine", 0, "flag an update whose cosine to the median direction is below this")
+	f.Float64Var(&d.spread, "flag-spread", federated.DefaultSpread,
+		"flag an update this many robust deviations beyond the round's median distance, norm or cosine (negative: the fixed limits alone)")
+	f.Float64Var(&d.dist, "flag-distance", 3, "never flag an update within this many times the median distance from the robust centre")
+	f.Float64Var(&d.norm, "flag-norm", 3, "never flag an update whose norm is within this many times the median norm")
+	f.Float64Var(&d.co, "flag-cosine", 0, "never flag an update whose cosine to the median direction is at least this")
 }
 
-func (d *detectorFlags) detector() *federated.Detector {
-	if d.off {
-		return nil
+// detector returns the detector the flags ask for, nil with
+// --no-detector.
+func (d *detectorFlags) detector() (*federated.Detector, error) {
+	switch {
+	case d.off:
+		return nil, nil
+	case !(d.spread > 0 || d.spread < 0) || math.IsInf(d.spread, 0):
+		return nil, usageError("--flag-spread must be above 0 (or negative for the fixed limits alone)")
+	case !(d.dist > 0 && d.norm > 0) || math.IsInf(d.dist, 0) || math.IsInf(d.norm, 0) || !(d.co >= -1 && d.co <= 1):
+		return nil, usageError("--flag-distance and --flag-norm must be above 0, --flag-cosine in [-1, 1]")
 	}
-	return &federated.Detector{MaxDistRatio: d.dist, MaxNormRatio: d.norm, MinCosine: d.co}
+	return &federated.Detector{MaxDistRatio: d.dist, MaxNormRatio: d.norm, MinCosine: d.co, Spread: d.spread}, nil
+}
+
+// dpTrainingDefaults returns the epochs and learning rate of training
+// under --dp-epsilon: where the flags were not given, one full-batch
+// DP-SGD step per round at learning rate 0.5 (each step costs budget, so
+// fewer, larger steps do better than the plain defaults).
+func dpTrainingDefaults(cmd *cobra.Command, dpEpsilon float64, epochs int, lr float64) (int, float64) {
+	if !(dpEpsilon > 0) {
+		return epochs, lr
+	}
+	if !cmd.Flags().Changed("epochs") {
+		epochs = 1
+	}
+	if !cmd.Flags().Changed("learning-rate") {
+		lr = 0.5
+	}
+	return epochs, lr
 }

@@ -62,7 +62,10 @@ receipts/ (every receipt), contributions/ (every Contribution credential,
 round-NNNN-vault-NNN.jwt; round 0 is the feature moments), consents.json. With --test FILE.csv each round's
 model is scored on that labelled file. --dp-epsilon E asks each vault for
 consent under the dp output policy, each round spending an equal share of E
-(in zCDP's ρ, δ 1e-5), and takes only updates released under dp from vaults
+(in zCDP's ρ, δ 1e-5) on DP-SGD that protects each of its rows (one
+full-batch step per round at learning rate 0.5 unless --epochs and
+--learning-rate say otherwise; features are not standardised, as moments
+have no private form), and takes only updates released under dp from vaults
 whose spent budget is at most E; each owner's dataset needs a DP budget
 (trove data privacy).`,
 		Args: cobra.NoArgs,
@@ -71,6 +74,11 @@ whose spent budget is at most E; each owner's dataset needs a DP budget
 			agg, err := federated.ParseAggregator(aggregator)
 			if err != nil {
 				return usageError("%v", err)
+			}
+			epochs, lr = dpTrainingDefaults(cmd, dpEpsilon, epochs, lr)
+			detector, err := det.detector()
+			if err != nil {
+				return err
 			}
 			urls := strings.Split(vaultsFlag, ",")
 			if vaultsFlag == "" || len(urls) > federated.MaxParticipants {
@@ -152,7 +160,7 @@ whose spent budget is at most E; each owner's dataset needs a DP budget
 				parts = append(parts, &federated.VaultParticipant{Requester: r, Client: client, Vault: cat.Vault, Credential: cred})
 			}
 			tc := federated.Config{Target: label, Classes: classes, Rounds: rounds, Epochs: epochs, LearningRate: lr,
-				Aggregator: agg, Detector: det.detector(), Quorum: quorum, Timeout: roundTimeout, Test: test,
+				Aggregator: agg, Detector: detector, Quorum: quorum, Timeout: roundTimeout, Test: test,
 				Standardise: dpEpsilon == 0, MaxEpsilon: dpEpsilon, Price: consent.Money{Amount: price, Currency: currency},
 				RoundFile: filepath.Join(out, "rounds.json"), Training: "train " + filepath.Base(out),
 				// Each credential is also kept as a file, for trove claims settle.
@@ -222,8 +230,8 @@ whose spent budget is at most E; each owner's dataset needs a DP budget
 	f.StringVar(&label, "label", "", "the label column (required)")
 	f.IntVar(&classes, "classes", 0, "for an integer label: the number of classes (0 for a categorical label)")
 	f.IntVar(&rounds, "rounds", 10, "training rounds")
-	f.IntVar(&epochs, "epochs", 5, "local epochs per round")
-	f.Float64Var(&lr, "learning-rate", 0.1, "local SGD learning rate")
+	f.IntVar(&epochs, "epochs", 5, "local epochs per round (under --dp-epsilon default 1: full-batch DP-SGD steps)")
+	f.Float64Var(&lr, "learning-rate", 0.1, "local SGD learning rate (under --dp-epsilon default 0.5)")
 	f.StringVar(&aggregator, "aggregator", "fedavg", "fedavg, median, trimmed:F or krum:F")
 	f.IntVar(&quorum, "quorum", 0, "fewest updates a round needs (default: a majority of the vaults)")
 	f.DurationVar(&roundTimeout, "timeout", 2*time.Minute, "how long each vault has per round")

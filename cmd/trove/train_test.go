@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/trove-project/trove/api"
 	"github.com/trove-project/trove/compute"
 	"github.com/trove-project/trove/dataset"
@@ -225,7 +227,7 @@ func TestSimJSON(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &res); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	for _, k := range []string{"federated_accuracy", "centralized_accuracy", "rounds", "poisoned", "flagged", "epsilon_spent", "seconds_per_round"} {
+	for _, k := range []string{"federated_accuracy", "centralized_accuracy", "rounds", "poisoned", "flagged", "epsilon_spent", "seconds_per_round", "honest_update_flag_rate"} {
 		if _, ok := res[k]; !ok {
 			t.Errorf("no %q in %s", k, out)
 		}
@@ -237,7 +239,8 @@ func TestSimJSON(t *testing.T) {
 	if !strings.Contains(table, "federated accuracy") || !strings.Contains(table, "centralized accuracy") {
 		t.Fatalf("table:\n%s", table)
 	}
-	for _, bad := range [][]string{{"--split", "halves"}, {"--aggregator", "mean"}, {"--poison", "2:flip"}, {"--vaults", "0"}, {"--label", "nope"}, {"--flag-distance", "x"}} {
+	for _, bad := range [][]string{{"--split", "halves"}, {"--aggregator", "mean"}, {"--poison", "2:flip"}, {"--vaults", "0"}, {"--label", "nope"}, {"--flag-distance", "x"},
+		{"--flag-spread", "0"}, {"--flag-distance", "0"}, {"--flag-norm", "-1"}, {"--flag-cosine", "2"}} {
 		args := append([]string{"sim", "--data", data, "--label", "malignant0_benign1", "--rounds", "1"}, bad...)
 		if _, _, code := run(t, cfg, args...); code == 0 {
 			t.Errorf("trove %v succeeded", args)
@@ -282,5 +285,41 @@ func TestTrainWithoutVaultsFails(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(out, "model.json")); !os.IsNotExist(err) {
 		t.Fatalf("a model was written: %v", err)
+	}
+}
+
+// Under --dp-epsilon trove sim and trove train take one DP-SGD step per
+// round at learning rate 0.5, unless --epochs or --learning-rate say
+// otherwise; without it the plain defaults stand.
+func TestDPTrainingDefaults(t *testing.T) {
+	cfg := testConfig(t)
+	for _, mk := range []func(*Config) *cobra.Command{simCmd, trainCmd} {
+		for _, c := range []struct {
+			args      []string
+			epochs    int
+			lr        float64
+			dpEpsilon float64
+		}{
+			{nil, 5, 0.1, 0},
+			{[]string{"--dp-epsilon", "1"}, 1, 0.5, 1},
+			{[]string{"--dp-epsilon", "1", "--epochs", "3"}, 3, 0.5, 1},
+			{[]string{"--dp-epsilon", "1", "--learning-rate", "0.2"}, 1, 0.2, 1},
+		} {
+			cmd := mk(&cfg)
+			if err := cmd.ParseFlags(c.args); err != nil {
+				t.Fatal(err)
+			}
+			epochs, err := cmd.Flags().GetInt("epochs")
+			if err != nil {
+				t.Fatal(err)
+			}
+			lr, err := cmd.Flags().GetFloat64("learning-rate")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if e, l := dpTrainingDefaults(cmd, c.dpEpsilon, epochs, lr); e != c.epochs || l != c.lr {
+				t.Errorf("%s %v: epochs %d, learning rate %g; want %d, %g", cmd.Name(), c.args, e, l, c.epochs, c.lr)
+			}
+		}
 	}
 }
