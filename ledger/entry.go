@@ -40,6 +40,12 @@ const (
 	ClaimDisputed     EventType = "claim.disputed"     // the requester disputed a claim, signed, with a reason
 )
 
+// DIDRotated records an owner key rotation: the vault's DID changed from
+// the entry's "old" field to its "new" field, by the rotation statement
+// whose sha256 is "statement_sha256". It is the last entry the old key
+// signs a checkpoint for.
+const DIDRotated EventType = "did.rotated"
+
 // Valid reports whether t is one of the event types above.
 func (t EventType) Valid() bool {
 	switch t {
@@ -48,7 +54,7 @@ func (t EventType) Valid() bool {
 		ResultHeld, ResultWithheld, PrivacySet,
 		ConsentRevoked, RequestCountered, CounterAccepted, CounterDeclined, PolicySet:
 		return true
-	case ClaimAcknowledged, ClaimDisputed:
+	case ClaimAcknowledged, ClaimDisputed, DIDRotated:
 		return true
 	}
 	return false

@@ -424,10 +424,14 @@ func (s *Server) activityEntry(w http.ResponseWriter, r *http.Request, ss *sessi
 		rv := &receiptView{ID: id}
 		bundle, err := s.vault.Receipt(ctx, id)
 		if err == nil {
-			var cp *ledger.Checkpoint
-			_, cp, err = ledger.VerifyReceipt(bundle, s.vault.DID())
-			if err == nil {
-				rv.Size = cp.Size
+			// A receipt made before a key rotation is signed by the DID the
+			// vault had then.
+			for _, id := range s.vault.OwnerDIDs() {
+				var cp *ledger.Checkpoint
+				if _, cp, err = ledger.VerifyReceipt(bundle, id); err == nil {
+					rv.Size = cp.Size
+					break
+				}
 			}
 		}
 		rv.Verified = err == nil

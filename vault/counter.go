@@ -73,7 +73,7 @@ func (v *Vault) Counter(ctx context.Context, id string, n Narrowing) (*ConsentRe
 			return err
 		}
 		offered.DatasetDigest = ""
-		tok, err := consent.SignCounter(v.key, consent.Counter{
+		tok, err := consent.SignCounter(v.signer(), consent.Counter{
 			ID: counterID, Requester: r.Requester, RequestID: id, RequestHash: consent.TokenHash(requestToken),
 			Terms: offered, ExpiresAt: end,
 		}, now)

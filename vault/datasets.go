@@ -113,7 +113,7 @@ func (v *Vault) storeTable(ctx context.Context, name string, t *dataset.Table) (
 	if _, err := io.ReadFull(v.cfg.Rand, dataKey); err != nil {
 		return nil, fmt.Errorf("import %s: %w", name, err)
 	}
-	sealedKey, err := v.key.SealSecret(dataKey, datasetKeyLabel(name, digest))
+	sealedKey, err := v.signer().SealSecret(dataKey, datasetKeyLabel(name, digest))
 	if err != nil {
 		return nil, fmt.Errorf("import %s: %w", name, err)
 	}
@@ -349,7 +349,7 @@ func (v *Vault) loadTable(ctx context.Context, name, digest string) (*dataset.Ta
 	if err := json.Unmarshal([]byte(schemaS), &schema); err != nil {
 		return nil, fmt.Errorf("load %s: stored schema: %w", name, err)
 	}
-	dataKey, err := v.key.OpenSecret(sealedKey, datasetKeyLabel(name, digest))
+	dataKey, err := v.signer().OpenSecret(sealedKey, datasetKeyLabel(name, digest))
 	if err != nil {
 		return nil, fmt.Errorf("load %s: dataset key: %w", name, err)
 	}
