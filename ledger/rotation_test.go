@@ -163,7 +163,7 @@ func TestVerifyRotationRefusesForgeries(t *testing.T) {
 	parts := strings.Split(st, ".")
 	// The payload re-signed by mallory under old's name (iss old).
 	malloryAsOld := parts[0] + "." + parts[1] + "." + strings.Split(forgedSt, ".")[2]
-	typJWT := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"EdDSA","kid":"` + old.KeyID() + `","typ":"JWT"}`)) + "." + parts[1] + "." + parts[2]
+	typJWT := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"EdDSA","kid":"`+old.KeyID()+`","typ":"JWT"}`)) + "." + parts[1] + "." + parts[2]
 	for name, c := range map[string]struct {
 		st, co string
 		want   error

@@ -266,7 +266,17 @@ func (r *Requester) RunJob(ctx context.Context, c *api.Client, credential string
 	if job.State != vault.JobSucceeded {
 		return run, trove.Errorf(trove.EUNAVAILABLE, "job %s %s: %s", job.ID, job.State, job.Reason)
 	}
-	rc, cp, err := ledger.VerifyReceipt(job.Receipt, ch.Audience)
+	signer := ch.Audience
+	rc, cp, err := ledger.VerifyReceipt(job.Receipt, signer)
+	if errors.Is(err, ledger.ErrWrongVault) {
+		// The job straddled a key rotation: it was accepted under the DID
+		// of the challenge and released under its successor, which signed
+		// the receipt. Only the verified chain makes that DID the vault's.
+		if cur, ferr := r.FollowRotation(ctx, c, ch.Audience); ferr == nil {
+			signer = cur
+			rc, cp, err = ledger.VerifyReceipt(job.Receipt, signer)
+		}
+	}
 	if err != nil {
 		return run, &trove.Error{Code: trove.EFORBIDDEN, Reason: "bad_receipt", Message: "the vault's receipt does not verify", Err: err}
 	}
@@ -288,7 +298,7 @@ func (r *Requester) RunJob(ctx context.Context, c *api.Client, credential string
 	if err := json.Unmarshal(job.Receipt, &bundle); err != nil {
 		return run, err
 	}
-	if _, err := r.KeepCheckpoint(ctx, c, ch.Audience, []byte(bundle.Checkpoint)); err != nil {
+	if _, err := r.CheckOlderCheckpoint(ctx, c, signer, []byte(bundle.Checkpoint)); err != nil {
 		return run, err
 	}
 	run.Receipt, run.Checkpoint = rc, cp

@@ -200,13 +200,18 @@ func (v *Vault) commitAlone(r *writeReq) {
 		r.done <- err
 		return
 	}
+	// The commit and what it changes in memory happen as one for readers
+	// that hold the key-swap lock.
+	v.keySwap.Lock()
 	if err := tx.Commit(); err != nil {
+		v.keySwap.Unlock()
 		r.done <- unavailable(fmt.Errorf("commit: %w", err))
 		return
 	}
 	if r.committed != nil {
 		r.committed()
 	}
+	v.keySwap.Unlock()
 	r.done <- nil
 }
 

@@ -109,6 +109,9 @@ type Vault struct {
 	// owner is the owner key and the DIDs it had; a rotation replaces it
 	// whole.
 	owner atomic.Pointer[owner]
+	// keySwap is held for writing while a rotation commits and swaps the
+	// owner key, for reading while a dataset key is read and opened.
+	keySwap sync.RWMutex
 	// verifier remembers the credentials it has verified, so that a job
 	// presenting a known credential pays for the presentation only.
 	verifier *consent.Verifier
