@@ -7,4 +7,9 @@
 // offline against the vault's DID, whose output hash matches the result,
 // and whose checkpoint is consistent with every checkpoint this requester
 // kept from that vault before (a vault that rewrites its log is caught).
+// A vault's new DID after a key rotation is accepted only through
+// FollowRotation: a rotation chain that verifies from the DID known
+// before, whose handover extends the checkpoint kept from it and is
+// extended by the vault's current checkpoint. Once followed, the retired
+// DID's new signatures are refused.
 package requester

@@ -103,13 +103,21 @@ func (v *Vault) checkOwner(ctx context.Context, q queryer) error {
 	return nil
 }
 
-// recordFirstKey records the owner's first key in the key history, or
-// fills in its public key for a vault whose history was started by the
-// migration.
+// recordFirstKey records a new vault's first key in the key history.
 func recordFirstKey(ctx context.Context, db *sql.DB, key *did.Key, now string) error {
-	if _, err := db.ExecContext(ctx, `INSERT OR IGNORE INTO owner_keys (seq, did, public_key, from_size, created_at) VALUES (0, ?, ?, 0, ?)`,
+	if _, err := db.ExecContext(ctx, `INSERT INTO owner_keys (seq, did, public_key, from_size, created_at) VALUES (0, ?, ?, 0, ?)`,
 		key.DID(), []byte(key.Public()), now); err != nil {
 		return fmt.Errorf("record owner key: %w", err)
+	}
+	return nil
+}
+
+// fillFirstKey fills in the public key of the first key of a vault whose
+// key history the migration started (it knew only the DID).
+func fillFirstKey(ctx context.Context, db *sql.DB, key *did.Key) error {
+	var n int
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM owner_keys WHERE did = ? AND public_key IS NULL`, key.DID()).Scan(&n); err != nil || n == 0 {
+		return err
 	}
 	if _, err := db.ExecContext(ctx, `UPDATE owner_keys SET public_key = ? WHERE did = ? AND public_key IS NULL`, []byte(key.Public()), key.DID()); err != nil {
 		return fmt.Errorf("record owner key: %w", err)

@@ -661,3 +661,50 @@ func TestRotationUnderLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A vault made before key history was kept (no owner_keys table, claims
+// without the DID that signed them) is brought up to date when opened:
+// its one key is its history, its claims name its DID, and it rotates.
+func TestOpenMigratesVaultWithoutKeyHistory(t *testing.T) {
+	w := newWorld(t, vault.Config{})
+	run, err := w.requester.RunJob(w.ctx, w.client, w.credential, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	home, first := w.vault.Home(), w.vault.DID()
+	w.vault.Close()
+	db, err := sql.Open("sqlite3", "file:"+filepath.Join(home, vault.DatabaseFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{`DROP TABLE owner_keys`, `ALTER TABLE claims DROP COLUMN vault`, `DELETE FROM migrations WHERE name = 'migrations/0005_owner_keys.sql'`} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	db.Close()
+	v, err := vault.Open(w.ctx, vault.Config{Home: home}, testPass)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	if v.DID() != first || !slices.Equal(v.OwnerDIDs(), []string{first}) {
+		t.Fatalf("migrated vault: %s, %v", v.DID(), v.OwnerDIDs())
+	}
+	if c, err := v.Claim(w.ctx, run.Job.Claim.ID); err != nil || c.Vault != first {
+		t.Fatalf("claim after migration: %+v, %v", c, err)
+	}
+	if _, err := v.Rotate(w.ctx, testPass); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.VerifyLog(w.ctx); err != nil {
+		t.Fatal(err)
+	}
+	links, err := v.Rotations(w.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ledger.VerifyRotationChain(links, first); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -248,7 +248,7 @@ func Open(ctx context.Context, cfg Config, passphrase []byte) (*Vault, error) {
 		db.Close()
 		return nil, fmt.Errorf("open vault: the database belongs to %s, the key to %s", ownerDID, key.DID())
 	}
-	if err := recordFirstKey(ctx, db, key, formatTime(cfg.Now())); err != nil {
+	if err := fillFirstKey(ctx, db, key); err != nil {
 		db.Close()
 		return nil, err
 	}
