@@ -208,6 +208,8 @@ func Create(ctx context.Context, cfg Config, passphrase []byte) (*Vault, error) 
 // finishes a rotation the database committed or undoes one it did not.
 func Open(ctx context.Context, cfg Config, passphrase []byte) (*Vault, error) {
 	cfg = cfg.withDefaults()
+	// Checked before the lock, whose file would otherwise be made in a
+	// directory that holds no vault.
 	if _, err := os.Stat(filepath.Join(cfg.Home, KeyFile)); errors.Is(err, os.ErrNotExist) {
 		return nil, trove.Errorf(trove.ENOTFOUND, "no vault in %s (run `trove init` first)", cfg.Home)
 	}
