@@ -20,12 +20,11 @@ import (
 
 // Rotation is a key rotation as the vault made it.
 type Rotation struct {
-	Old      string               // the retired DID
-	New      string               // the owner's DID from now on
-	Index    uint64               // of the did.rotated log entry
-	Handover []byte               // the retired key's last checkpoint
-	Datasets int                  // dataset keys sealed anew
-	Link     *ledger.RotationLink // the link as GET /v1/did/rotations serves it
+	Old      string // the retired DID
+	New      string // the owner's DID from now on
+	Index    uint64 // of the did.rotated log entry
+	Handover []byte // the retired key's last checkpoint
+	Datasets int    // dataset keys sealed anew
 }
 
 // Rotate gives the owner a new key, and so (a did:key being its key) the
@@ -111,11 +110,6 @@ func (v *Vault) Rotate(ctx context.Context, passphrase []byte) (*Rotation, error
 		return out, fmt.Errorf("rotate: %w", err)
 	}
 	v.cfg.Logger.Info("owner key rotated", "old", out.Old, "new", out.New, "log_index", out.Index)
-	links, err := v.Rotations(ctx)
-	if err != nil {
-		return out, err
-	}
-	out.Link = &links[len(links)-1]
 	return out, nil
 }
 
