@@ -318,7 +318,7 @@ func (s *Server) answerCounter(c echo.Context) error {
 	if err := decode(c, &body); err != nil {
 		return err
 	}
-	reply, err := consent.VerifyReply(body.Reply, s.Vault.DID(), s.now())
+	reply, err := vault.VerifyReply(body.Reply, s.Vault.OwnerDIDs(), s.now())
 	if err != nil {
 		return &trove.Error{Code: trove.EFORBIDDEN, Reason: string(consent.CodeOf(err)), Message: err.Error(), Err: err}
 	}

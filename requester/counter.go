@@ -2,6 +2,7 @@ package requester
 
 import (
 	"context"
+	"errors"
 
 	"github.com/trove-project/trove"
 	"github.com/trove-project/trove/api"
@@ -26,6 +27,14 @@ func (r *Requester) CounterOffer(ctx context.Context, c *api.Client, id string) 
 		return nil, trove.Errorf(trove.ECONFLICT, "request %s is %s, with no counter-offer", id, st.State)
 	}
 	co, err := consent.VerifyCounter(st.CounterOffer, p.Vault, r.DID(), r.now())
+	if consent.CodeOf(err) == consent.ErrIssuerMismatch {
+		// After a key rotation the vault counters under a successor of the
+		// DID the request went to: accepted through the verified chain.
+		co, err = r.counterBySuccessor(ctx, c, st.CounterOffer, p.Vault)
+		if te := (*trove.Error)(nil); errors.As(err, &te) {
+			return nil, err
+		}
+	}
 	if err != nil {
 		return nil, &trove.Error{Code: trove.EFORBIDDEN, Reason: string(consent.CodeOf(err)), Message: "the counter-offer does not verify", Err: err}
 	}
@@ -34,6 +43,32 @@ func (r *Requester) CounterOffer(ctx context.Context, c *api.Client, id string) 
 		return nil, trove.Errorf(trove.EFORBIDDEN, "the counter-offer is not about the request this requester sent")
 	}
 	return co, nil
+}
+
+// counterBySuccessor verifies a counter-offer signed by a DID that
+// succeeded vaultDID, following the vault's rotation chain if this
+// requester has not yet.
+func (r *Requester) counterBySuccessor(ctx context.Context, c *api.Client, token, vaultDID string) (*consent.Counter, error) {
+	succ, err := r.Successors(vaultDID)
+	if err != nil {
+		return nil, err
+	}
+	if len(succ) == 0 {
+		if _, err := r.FollowRotation(ctx, c, vaultDID); err != nil {
+			return nil, err
+		}
+		if succ, err = r.Successors(vaultDID); err != nil {
+			return nil, err
+		}
+	}
+	err = &consent.Error{Code: consent.ErrIssuerMismatch, Field: "iss", Msg: "the counter-offer is not from this vault or a successor"}
+	for _, id := range succ {
+		var co *consent.Counter
+		if co, err = consent.VerifyCounter(token, id, r.DID(), r.now()); err == nil {
+			return co, nil
+		}
+	}
+	return nil, err
 }
 
 // AnswerCounter signs and sends this requester's answer (consent.Accept or

@@ -708,3 +708,41 @@ func TestOpenMigratesVaultWithoutKeyHistory(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Counter-offers cross a rotation: one made before is answered after (the
+// reply is addressed to the DID that made it), one made after on a
+// request sent before is verified through the chain; both accepted
+// consents are issued by the new DID and run.
+func TestCounterOffersAcrossRotation(t *testing.T) {
+	w := newWorld(t, vault.Config{})
+	before, err := w.requester.RequestConsent(w.ctx, w.client, ask)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.vault.Counter(w.ctx, before.ID, vault.Narrowing{MaxRuns: 2}); err != nil {
+		t.Fatal(err)
+	}
+	later, err := w.requester.RequestConsent(w.ctx, w.client, ask)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rot, err := w.vault.Rotate(w.ctx, testPass)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.vault.Counter(w.ctx, later.ID, vault.Narrowing{MaxRuns: 3}); err != nil {
+		t.Fatal(err)
+	}
+	for id, runs := range map[string]int{before.ID: 2, later.ID: 3} {
+		st, cred, err := w.requester.AnswerCounter(w.ctx, w.client, id, consent.Accept)
+		if err != nil || st.State != vault.Approved || cred.Issuer != rot.New || cred.Terms.MaxRuns != runs {
+			t.Fatalf("counter-offer on %s answered across the rotation: %+v, %+v, %v", id, st, cred, err)
+		}
+		if _, err := w.requester.RunJob(w.ctx, w.client, st.Credential, nil, nil); err != nil {
+			t.Fatalf("consent from the counter-offer on %s: %v", id, err)
+		}
+	}
+	if _, err := w.vault.VerifyLog(w.ctx); err != nil {
+		t.Fatal(err)
+	}
+}
