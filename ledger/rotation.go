@@ -319,6 +319,7 @@ func parseRotationLink(b []byte) (*RotationLink, error) {
 
 // VerifiedRotation is a link of a chain that VerifyRotationChain checked.
 type VerifiedRotation struct {
+	Link      RotationLink // as received
 	Rotation  *Rotation
 	Index     uint64      // of the DIDRotated entry
 	Handover  *Checkpoint // signed by Rotation.Old, over the tree ending with the entry
@@ -376,7 +377,7 @@ func VerifyRotationLink(l RotationLink) (*VerifiedRotation, error) {
 	if successor.Size != handover.Size || !bytes.Equal(successor.Root, handover.Root) {
 		return nil, fmt.Errorf("the successor checkpoint is over another tree than the handover: %w", ErrInconsistent)
 	}
-	return &VerifiedRotation{Rotation: r, Index: l.Index, Handover: handover, Successor: successor}, nil
+	return &VerifiedRotation{Link: l, Rotation: r, Index: l.Index, Handover: handover, Successor: successor}, nil
 }
 
 // VerifyRotationChain verifies, offline, the part of a chain (oldest link

@@ -2,7 +2,6 @@ package requester
 
 import (
 	"context"
-	"errors"
 
 	"github.com/trove-project/trove"
 	"github.com/trove-project/trove/api"
@@ -30,8 +29,7 @@ func (r *Requester) CounterOffer(ctx context.Context, c *api.Client, id string) 
 	if consent.CodeOf(err) == consent.ErrIssuerMismatch {
 		// After a key rotation the vault counters under a successor of the
 		// DID the request went to: accepted through the verified chain.
-		co, err = r.counterBySuccessor(ctx, c, st.CounterOffer, p.Vault)
-		if te := (*trove.Error)(nil); errors.As(err, &te) {
+		if co, err = r.counterBySuccessor(ctx, c, st.CounterOffer, p.Vault); err != nil {
 			return nil, err
 		}
 	}
@@ -46,29 +44,15 @@ func (r *Requester) CounterOffer(ctx context.Context, c *api.Client, id string) 
 }
 
 // counterBySuccessor verifies a counter-offer signed by a DID that
-// succeeded vaultDID, following the vault's rotation chain if this
-// requester has not yet.
+// succeeded vaultDID, following the vault's rotation chain if needed.
 func (r *Requester) counterBySuccessor(ctx context.Context, c *api.Client, token, vaultDID string) (*consent.Counter, error) {
-	succ, err := r.Successors(vaultDID)
-	if err != nil {
-		return nil, err
-	}
-	if len(succ) == 0 {
-		if _, err := r.FollowRotation(ctx, c, vaultDID); err != nil {
-			return nil, err
-		}
-		if succ, err = r.Successors(vaultDID); err != nil {
-			return nil, err
-		}
-	}
-	err = &consent.Error{Code: consent.ErrIssuerMismatch, Field: "iss", Msg: "the counter-offer is not from this vault or a successor"}
-	for _, id := range succ {
-		var co *consent.Counter
-		if co, err = consent.VerifyCounter(token, id, r.DID(), r.now()); err == nil {
-			return co, nil
-		}
-	}
-	return nil, err
+	var co *consent.Counter
+	_, err := r.findSuccessor(ctx, c, vaultDID, func(id string) bool {
+		var err error
+		co, err = consent.VerifyCounter(token, id, r.DID(), r.now())
+		return err == nil
+	})
+	return co, err
 }
 
 // AnswerCounter signs and sends this requester's answer (consent.Accept or

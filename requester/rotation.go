@@ -95,16 +95,9 @@ func (r *Requester) FollowRotation(ctx context.Context, c *api.Client, from stri
 		return "", err
 	}
 	now := r.now().UTC()
-	byOld := map[string]ledger.RotationLink{}
-	for _, l := range links {
-		if rot, err := ledger.VerifyRotation(l.Statement, l.Cosignature); err == nil {
-			byOld[rot.Old] = l
-		}
-	}
 	for _, v := range verified {
-		l := byOld[v.Rotation.Old]
-		s := Succession{Old: v.Rotation.Old, New: v.Rotation.New, Statement: l.Statement, Cosignature: l.Cosignature,
-			Handover: l.Handover, FollowedAt: now}
+		s := Succession{Old: v.Rotation.Old, New: v.Rotation.New, Statement: v.Link.Statement, Cosignature: v.Link.Cosignature,
+			Handover: v.Link.Handover, FollowedAt: now}
 		if err := r.saveJSON(filepath.Join("rotations", fileSafe(s.Old)+".json"), s); err != nil {
 			return "", err
 		}
@@ -153,31 +146,38 @@ func (r *Requester) retired(id string) (bool, error) {
 	return s != nil, err
 }
 
-// ensureSuccessor checks that to is from or a DID that succeeded it: one
-// the rotations already followed name, or else one the vault's chain
-// (FollowRotation) names once followed. A signer that is neither is
-// refused (bad_rotation).
+// ensureSuccessor checks that to is from or a DID that succeeded it
+// (findSuccessor); a signer that is neither is refused (bad_rotation).
 func (r *Requester) ensureSuccessor(ctx context.Context, c *api.Client, from, to string) error {
 	if from == to {
 		return nil
 	}
-	known, err := r.Successors(from)
-	if err != nil {
-		return err
+	_, err := r.findSuccessor(ctx, c, from, func(id string) bool { return id == to })
+	return err
+}
+
+// findSuccessor returns the first DID that succeeded from for which ok
+// holds: among those the rotations already followed name, or else,
+// once the vault's chain is followed (FollowRotation), among those it
+// names. None: bad_rotation.
+func (r *Requester) findSuccessor(ctx context.Context, c *api.Client, from string, ok func(id string) bool) (string, error) {
+	for followed := false; ; followed = true {
+		succ, err := r.Successors(from)
+		if err != nil {
+			return "", err
+		}
+		for _, id := range succ {
+			if ok(id) {
+				return id, nil
+			}
+		}
+		if followed {
+			return "", badRotation("no successor of the vault's DID signed it", nil)
+		}
+		if _, err := r.FollowRotation(ctx, c, from); err != nil {
+			return "", err
+		}
 	}
-	if slices.Contains(known, to) {
-		return nil
-	}
-	if _, err := r.FollowRotation(ctx, c, from); err != nil {
-		return err
-	}
-	if known, err = r.Successors(from); err != nil {
-		return err
-	}
-	if !slices.Contains(known, to) {
-		return badRotation("the signer is not a successor of the vault's DID", nil)
-	}
-	return nil
 }
 
 // keptCheckpoint returns the checkpoint kept from vaultDID, or nil.
