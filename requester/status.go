@@ -50,10 +50,8 @@ func (r *Requester) CheckStatus(ctx context.Context, c *api.Client, credential s
 	} else if retired {
 		return &trove.Error{Code: trove.EFORBIDDEN, Reason: "retired_key", Message: "the status list is signed by a DID the vault has retired"}
 	}
-	if l.Issuer != cred.Issuer {
-		if err := r.ensureSuccessor(ctx, c, cred.Issuer, l.Issuer); err != nil {
-			return err
-		}
+	if err := r.ensureSuccessor(ctx, c, cred.Issuer, l.Issuer); err != nil {
+		return err
 	}
 	if err := l.CheckFor(cred, l.Issuer); err != nil {
 		return &trove.Error{Code: trove.EFORBIDDEN, Reason: string(consent.CodeOf(err)), Message: err.Error(), Err: err}
