@@ -173,6 +173,15 @@ func TestAnswersConformToSpec(t *testing.T) {
 	jobPart, _ := json.Marshal(apigen.JobBody{Presentation: vp, Algorithm: compute.ModuleHash(module)})
 	upload, ct := multipartJob(t, [3]string{api.UploadJobPart, "application/json", string(jobPart)}, [3]string{api.UploadModulePart, "application/wasm", string(module)})
 	must("streamed job", api.Check(c.SubmitJobWithBodyWithResponse(ctx, ct, strings.NewReader(upload))))
+	// The rotation chain, empty and then with a link.
+	must("rotations", api.Check(anon.GetRotationsWithResponse(ctx)))
+	_, err = w.vault.Rotate(w.ctx, []byte("pass"))
+	must("rotate", err)
+	rot, err := anon.GetRotationsWithResponse(ctx)
+	must("rotations after a rotation", api.Check(rot, err))
+	if len(rot.JSON200.Rotations) != 1 {
+		t.Fatalf("%d rotations served", len(rot.JSON200.Rotations))
+	}
 	// Problems.
 	c.GetJobWithResponse(ctx, "job_nope")
 	anon.GetJobWithResponse(ctx, "job_nope")
@@ -185,7 +194,7 @@ func TestAnswersConformToSpec(t *testing.T) {
 		t.Error(e)
 	}
 	for _, want := range []string{"getHealth 200", "getCatalog 200", "getDIDDocument 404", "submitConsentRequest 201", "submitJob 201",
-		"getJob 200", "getJob 401", "submitJob 201", "getJob 404", "submitJob 403", "getInclusionProof 400", "getReceipt 200", "getClaim 200", "getLogEntry 200"} {
+		"getJob 200", "getJob 401", "submitJob 201", "getJob 404", "submitJob 403", "getInclusionProof 400", "getReceipt 200", "getClaim 200", "getLogEntry 200", "getRotations 200"} {
 		if !tr.seen[want] {
 			t.Errorf("the flow did not exercise %s", want)
 		}
