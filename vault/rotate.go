@@ -243,13 +243,13 @@ func (v *Vault) rotationRows(ctx context.Context, q queryer) ([]ownerKeyRow, err
 // and successor checkpoints, the entry's inclusion under the handover and
 // the consistency proofs from the statement's tree and from the previous
 // handover. A vault never rotated has an empty chain.
+//
+// It reads outside any transaction (a transaction here would take the
+// write lock, and the endpoint is public): everything it reads — key
+// history rows, log entries and nodes, checkpoints of sizes already
+// committed — never changes once written.
 func (v *Vault) Rotations(ctx context.Context) ([]ledger.RotationLink, error) {
-	tx, err := v.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
-	if err != nil {
-		return nil, fmt.Errorf("key rotations: %w", err)
-	}
-	defer tx.Rollback()
-	rows, err := v.rotationRows(ctx, tx)
+	rows, err := v.rotationRows(ctx, v.db)
 	if err != nil {
 		return nil, err
 	}
@@ -257,13 +257,13 @@ func (v *Vault) Rotations(ctx context.Context) ([]ledger.RotationLink, error) {
 	var prevSize uint64
 	for _, r := range rows {
 		l := ledger.RotationLink{Statement: r.statement, Cosignature: r.cosignature, Index: r.index, Handover: r.handover}
-		if err := tx.QueryRowContext(ctx, `SELECT entry FROM log_entries WHERE idx = ?`, r.index).Scan(&l.Entry); err != nil {
+		if err := v.db.QueryRowContext(ctx, `SELECT entry FROM log_entries WHERE idx = ?`, r.index).Scan(&l.Entry); err != nil {
 			return nil, fmt.Errorf("key rotation at %d: entry: %w", r.index, err)
 		}
-		if err := tx.QueryRowContext(ctx, `SELECT note FROM checkpoints WHERE size = ?`, r.from).Scan(&l.Successor); err != nil {
+		if err := v.db.QueryRowContext(ctx, `SELECT note FROM checkpoints WHERE size = ?`, r.from).Scan(&l.Successor); err != nil {
 			return nil, fmt.Errorf("key rotation at %d: successor checkpoint: %w", r.index, err)
 		}
-		lr := leafReader{tx}
+		lr := leafReader{v.db}
 		if l.InclusionProof, err = ledger.InclusionProof(ctx, lr, r.index, r.from); err != nil {
 			return nil, fmt.Errorf("key rotation at %d: %w", r.index, err)
 		}
