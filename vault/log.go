@@ -31,20 +31,11 @@ type appended struct {
 // sealLog); a caller that needs the checkpoint of its own append (to hand
 // out with a receipt) calls checkpointFor.
 func (v *Vault) appendLog(ctx context.Context, tx *sql.Tx, entries ...ledger.Entry) (*appended, error) {
-	var size uint64
-	var hashesJSON string
-	if err := tx.QueryRowContext(ctx, `SELECT size, hashes FROM log_state WHERE id = 1`).Scan(&size, &hashesJSON); err != nil {
-		return nil, unavailable(fmt.Errorf("read log state: %w", err))
-	}
-	var hashes [][]byte
-	if err := json.Unmarshal([]byte(hashesJSON), &hashes); err != nil {
-		return nil, fmt.Errorf("read log state: %w", err)
-	}
-	tree, err := ledger.RestoreTree(size, hashes)
+	tree, err := logTree(ctx, tx)
 	if err != nil {
-		return nil, fmt.Errorf("restore log tree: %w", err)
+		return nil, err
 	}
-	out := &appended{First: size}
+	out := &appended{First: tree.Size()}
 	for _, e := range entries {
 		b, err := e.Marshal()
 		if err != nil {
@@ -83,6 +74,24 @@ func (v *Vault) appendLog(ctx context.Context, tx *sql.Tx, entries ...ledger.Ent
 	return out, nil
 }
 
+// logTree reads, inside tx, the log's tree as its last append left it.
+func logTree(ctx context.Context, tx *sql.Tx) (*ledger.Tree, error) {
+	var size uint64
+	var hashesJSON string
+	if err := tx.QueryRowContext(ctx, `SELECT size, hashes FROM log_state WHERE id = 1`).Scan(&size, &hashesJSON); err != nil {
+		return nil, unavailable(fmt.Errorf("read log state: %w", err))
+	}
+	var hashes [][]byte
+	if err := json.Unmarshal([]byte(hashesJSON), &hashes); err != nil {
+		return nil, fmt.Errorf("read log state: %w", err)
+	}
+	tree, err := ledger.RestoreTree(size, hashes)
+	if err != nil {
+		return nil, fmt.Errorf("restore log tree: %w", err)
+	}
+	return tree, nil
+}
+
 // checkpointFor signs and stores, inside tx, the checkpoint of the tree
 // right after append a, and returns it.
 func (v *Vault) checkpointFor(ctx context.Context, tx *sql.Tx, a *appended) ([]byte, error) {
@@ -106,25 +115,17 @@ func (v *Vault) sealLog(ctx context.Context, tx *sql.Tx) error {
 	if err := v.checkOwner(ctx, tx); err != nil {
 		return err
 	}
-	var size uint64
-	var hashesJSON string
-	if err := tx.QueryRowContext(ctx, `SELECT size, hashes FROM log_state WHERE id = 1`).Scan(&size, &hashesJSON); err != nil {
-		return fmt.Errorf("read log state: %w", err)
+	tree, err := logTree(ctx, tx)
+	if err != nil {
+		return err
 	}
+	size := tree.Size()
 	var n int
 	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM checkpoints WHERE size = ?`, size).Scan(&n); err != nil {
 		return fmt.Errorf("read checkpoints: %w", err)
 	}
 	if n > 0 || size == 0 {
 		return nil
-	}
-	var hashes [][]byte
-	if err := json.Unmarshal([]byte(hashesJSON), &hashes); err != nil {
-		return fmt.Errorf("read log state: %w", err)
-	}
-	tree, err := ledger.RestoreTree(size, hashes)
-	if err != nil {
-		return fmt.Errorf("restore log tree: %w", err)
 	}
 	root, err := tree.Root()
 	if err != nil {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/ed25519"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -118,19 +117,11 @@ func (v *Vault) rotateIn(ctx context.Context, tx *sql.Tx, oldKey, newKey *did.Ke
 	if err := v.checkOwner(ctx, tx); err != nil {
 		return err
 	}
-	var size uint64
-	var hashesJSON string
-	if err := tx.QueryRowContext(ctx, `SELECT size, hashes FROM log_state WHERE id = 1`).Scan(&size, &hashesJSON); err != nil {
-		return unavailable(fmt.Errorf("read log state: %w", err))
-	}
-	var hashes [][]byte
-	if err := json.Unmarshal([]byte(hashesJSON), &hashes); err != nil {
-		return fmt.Errorf("read log state: %w", err)
-	}
-	tree, err := ledger.RestoreTree(size, hashes)
+	tree, err := logTree(ctx, tx)
 	if err != nil {
-		return fmt.Errorf("restore log tree: %w", err)
+		return err
 	}
+	size := tree.Size()
 	root, err := tree.Root()
 	if err != nil {
 		return err

@@ -124,8 +124,14 @@ type Vault struct {
 	sandboxErr  error
 }
 
-// newVault assembles an opened vault.
-func newVault(cfg Config, db *sql.DB, o *owner) (*Vault, error) {
+// newVault assembles an opened vault whose owner key is key, with the
+// key history its database keeps. It closes db if it fails.
+func newVault(ctx context.Context, cfg Config, db *sql.DB, key *did.Key) (*Vault, error) {
+	o, err := loadOwner(ctx, db, key)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
 	q, err := compute.NewQueue(cfg.Compute.MaxRunningJobs, cfg.Compute.MaxWaitingJobs)
 	if err != nil {
 		db.Close()
@@ -192,12 +198,7 @@ func Create(ctx context.Context, cfg Config, passphrase []byte) (*Vault, error) 
 		db.Close()
 		return nil, err
 	}
-	o, err := loadOwner(ctx, db, key)
-	if err != nil {
-		db.Close()
-		return nil, err
-	}
-	return newVault(cfg, db, o)
+	return newVault(ctx, cfg, db, key)
 }
 
 // Open opens the vault in cfg.Home, unsealing its owner key with
@@ -254,12 +255,7 @@ func Open(ctx context.Context, cfg Config, passphrase []byte) (*Vault, error) {
 		db.Close()
 		return nil, err
 	}
-	o, err := loadOwner(ctx, db, key)
-	if err != nil {
-		db.Close()
-		return nil, err
-	}
-	return newVault(cfg, db, o)
+	return newVault(ctx, cfg, db, key)
 }
 
 // Close finishes the queued writes and releases the database and the
