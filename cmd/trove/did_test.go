@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -15,7 +14,6 @@ import (
 	"time"
 
 	"github.com/trove-project/trove/consent"
-	"github.com/trove-project/trove/did"
 	"github.com/trove-project/trove/ledger"
 	"github.com/trove-project/trove/vault"
 )
@@ -119,36 +117,7 @@ func TestRotateSurvivesKill(t *testing.T) {
 	// A work factor high enough that the command's run is long enough to
 	// cut at many points, low enough to keep the test short.
 	const workFactor = 13
-	v, err := vault.Create(ctx, vault.Config{Home: home, WorkFactor: workFactor}, []byte(pass))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := v.Import(ctx, "d", strings.NewReader("x,y\n1,2\n3,5\n8,13\n"), vault.ImportOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	key, err := did.Generate(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := time.Now()
-	token, err := consent.SignRequest(key, consent.Request{ID: "req-kill", Requester: key.DID(), Vault: v.DID(), Dataset: "d",
-		Algorithm: "builtin:stats@1", Purpose: "kill test", PurposeCode: consent.PurposeResearch, MaxRuns: 100,
-		Output: consent.OutputPolicy{Policy: consent.OutputRelease}, Price: consent.Money{Amount: 3, Currency: "EUR"}, Per: consent.PerRun,
-		ExpiresAt: now.Add(time.Hour), CreatedAt: now}, now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := v.SubmitRequest(ctx, token); err != nil {
-		t.Fatal(err)
-	}
-	approved, err := v.Approve(ctx, "req-kill")
-	if err != nil {
-		t.Fatal(err)
-	}
-	prev := v.DID()
-	if err := v.Close(); err != nil {
-		t.Fatal(err)
-	}
+	key, credential, prev := approvedVault(t, home, pass, workFactor)
 
 	rotate := func() *exec.Cmd {
 		cmd := exec.Command(bin, "did", "rotate")
@@ -183,7 +152,7 @@ func TestRotateSurvivesKill(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		vp, err := consent.Present(key, approved.Credential, nonce, v.DID(), time.Now(), time.Minute)
+		vp, err := consent.Present(key, credential, nonce, v.DID(), time.Now(), time.Minute)
 		if err != nil {
 			t.Fatal(err)
 		}
