@@ -38,9 +38,10 @@ func badRotation(msg string, err error) error {
 // from verifies offline (ledger.VerifyRotationChain: each statement signed
 // by the retiring key and co-signed by its successor, each handover by
 // the retiring DID over the tree ending with its did.rotated entry, each
-// handover extending the previous); the first handover extends the
-// checkpoint this requester kept from from (a consistency proof from the
-// vault), so the retiring key did not fork the log; and the vault's
+// handover extending the previous); each handover extends the checkpoint
+// this requester kept from its retiring DID, if it kept one (a
+// consistency proof from the vault), so no retiring key forked the log;
+// and the vault's
 // current checkpoint, signed by the chain's last DID, extends the last
 // handover. Only then does it keep that checkpoint under the new DID and
 // remember each succession (rotations/ in its home); on any failure it
@@ -61,16 +62,20 @@ func (r *Requester) FollowRotation(ctx context.Context, c *api.Client, from stri
 	if err != nil {
 		return "", badRotation("the vault's rotation chain does not take its earlier DID to a successor", err)
 	}
-	first, last := verified[0], verified[len(verified)-1]
-	kept, err := r.keptCheckpoint(from)
-	if err != nil {
-		return "", err
-	}
-	if kept != nil {
-		if err := checkExtends(ctx, c, kept, first.Handover); err != nil {
+	// Each retiring DID's handover extends what this requester kept from
+	// it: a retired key did not fork the log.
+	for _, v := range verified {
+		kept, err := r.keptCheckpoint(v.Rotation.Old)
+		if err != nil {
 			return "", err
 		}
+		if kept != nil {
+			if err := checkExtends(ctx, c, kept, v.Handover); err != nil {
+				return "", err
+			}
+		}
 	}
+	last := verified[len(verified)-1]
 	note, err := c.Checkpoint(ctx)
 	if err != nil {
 		return "", err
