@@ -227,10 +227,14 @@ func (s *Server) request(w http.ResponseWriter, r *http.Request, ss *session) {
 	}
 	d := s.requestView(x, cols)
 	if x.CounterOffer != "" {
-		// The vault signed it; reading it back shows the owner exactly
+		// The vault signed it (under the DID it had then: the offer may
+		// predate a key rotation); reading it back shows the owner exactly
 		// what the requester was offered.
-		if co, err := consent.VerifyCounter(x.CounterOffer, s.vault.DID(), x.Requester, s.cfg.Now()); err == nil {
-			d.Offer = co
+		for _, id := range s.vault.OwnerDIDs() {
+			if co, err := consent.VerifyCounter(x.CounterOffer, id, x.Requester, s.cfg.Now()); err == nil {
+				d.Offer = co
+				break
+			}
 		}
 	}
 	s.render(w, r, ss, "request", pageData{Title: "Review a request", Nav: "requests", Notice: notice(r), Data: d})
