@@ -254,6 +254,23 @@ func (c *Client) Checkpoint(ctx context.Context) ([]byte, error) {
 	return b, nil
 }
 
+// Rotations returns the chain of the vault's owner key rotations, oldest
+// first, parsed strictly (ledger.ParseRotationChain: size and link
+// limits, known fields, canonical encodings) but not verified: verify it
+// with ledger.VerifyRotationChain from the DID you knew.
+func (c *Client) Rotations(ctx context.Context) ([]ledger.RotationLink, error) {
+	var b []byte
+	resp, err := c.gen.GetRotations(ctx, c.sign...)
+	if err := c.read("GetRotations", resp, err, &b); err != nil {
+		return nil, err
+	}
+	links, err := ledger.ParseRotationChain(b)
+	if err != nil {
+		return nil, &trove.Error{Code: trove.EINVALID, Reason: "bad_rotation", Message: "the vault's rotation chain is malformed", Err: err}
+	}
+	return links, nil
+}
+
 // InclusionProof asks for a proof that entry index is in the tree of size.
 func (c *Client) InclusionProof(ctx context.Context, index, size uint64) (*Proof, error) {
 	resp, err := c.gen.GetInclusionProof(ctx, &apigen.GetInclusionProofParams{Index: index, Size: size}, c.sign...)

@@ -209,6 +209,15 @@ func TestAnswersConformToSpec(t *testing.T) {
 	if s := settled.JSON200; s.State != ledger.ClaimStateSettled || s.Settled == nil || *s.Settled != 125 || s.Share == nil || *s.Share != ledger.ShareContribution {
 		t.Fatalf("settled claim %+v", s)
 	}
+	// The rotation chain, empty and then with a link.
+	must("rotations", api.Check(anon.GetRotationsWithResponse(ctx)))
+	_, err = w.vault.Rotate(w.ctx, []byte("pass"))
+	must("rotate", err)
+	rot, err := anon.GetRotationsWithResponse(ctx)
+	must("rotations after a rotation", api.Check(rot, err))
+	if len(rot.JSON200.Rotations) != 1 {
+		t.Fatalf("%d rotations served", len(rot.JSON200.Rotations))
+	}
 	// Problems.
 	c.GetJobWithResponse(ctx, "job_nope")
 	anon.GetJobWithResponse(ctx, "job_nope")
@@ -223,7 +232,7 @@ func TestAnswersConformToSpec(t *testing.T) {
 	}
 	for _, want := range []string{"getHealth 200", "getCatalog 200", "getDIDDocument 404", "submitConsentRequest 201", "submitJob 201",
 		"getJob 200", "getJob 401", "submitJob 201", "getJob 404", "submitJob 403", "getInclusionProof 400", "getReceipt 200", "getClaim 200", "getLogEntry 200",
-		"settleClaim 200", "acknowledgeClaim 409", "settleClaim 403"} {
+		"settleClaim 200", "acknowledgeClaim 409", "settleClaim 403", "getRotations 200"} {
 		if !tr.seen[want] {
 			t.Errorf("the flow did not exercise %s", want)
 		}

@@ -25,6 +25,9 @@ func (o operations) GetHealth(c echo.Context) error { return o.s.health(c) }
 // GetOpenAPI serves GET /openapi.yaml.
 func (o operations) GetOpenAPI(c echo.Context) error { return o.s.openAPI(c) }
 
+// GetRotations serves GET /v1/did/rotations.
+func (o operations) GetRotations(c echo.Context) error { return o.s.rotations(c) }
+
 // GetCatalog serves GET /v1/catalog.
 func (o operations) GetCatalog(c echo.Context) error { return o.s.catalog(c) }
 

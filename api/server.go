@@ -43,6 +43,8 @@ type Vault interface {
 	Policy(ctx context.Context) (*consent.Policy, error)
 	AnswerCounter(ctx context.Context, id, token string) (*vault.ConsentRequest, error)
 	DIDDocument(ctx context.Context) ([]byte, error)
+	OwnerDIDs() []string
+	Rotations(ctx context.Context) ([]ledger.RotationLink, error)
 }
 
 // Limits on request bodies and on signed requests remembered.
@@ -168,6 +170,7 @@ func (s *Server) routes() {
 	e.GET("/healthz", op.GetHealth)
 	e.GET("/openapi.yaml", op.GetOpenAPI)
 	e.GET("/.well-known/did.json", op.GetDIDDocument)
+	e.GET("/v1/did/rotations", op.GetRotations)
 	e.GET("/v1/catalog", op.GetCatalog)
 	e.POST("/v1/consent-requests", op.SubmitConsentRequest, small, auth)
 	e.GET("/v1/consent-requests/:id", op.GetConsentRequest, small, auth)
@@ -317,7 +320,7 @@ func (s *Server) answerCounter(c echo.Context) error {
 	if err := decode(c, &body); err != nil {
 		return err
 	}
-	reply, err := consent.VerifyReply(body.Reply, s.Vault.DID(), s.now())
+	reply, err := vault.VerifyReply(body.Reply, s.Vault.OwnerDIDs(), s.now())
 	if err != nil {
 		return &trove.Error{Code: trove.EFORBIDDEN, Reason: string(consent.CodeOf(err)), Message: err.Error(), Err: err}
 	}
@@ -385,10 +388,22 @@ func (s *Server) getReceipt(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if rc, _, err := ledger.VerifyReceipt(r, s.Vault.DID()); err != nil || rc.Requester != requesterOf(c) {
+	if rc := s.ownReceipt(r); rc == nil || rc.Requester != requesterOf(c) {
 		return notYours("receipt", c.Param("id"))
 	}
 	return c.JSONBlob(http.StatusOK, r)
+}
+
+// ownReceipt returns the claims of a receipt bundle that verifies with a
+// DID the owner has had (receipts made before a key rotation are signed
+// by the retired DID), or nil.
+func (s *Server) ownReceipt(bundle []byte) *ledger.ReceiptClaims {
+	for _, id := range s.Vault.OwnerDIDs() {
+		if rc, _, err := ledger.VerifyReceipt(bundle, id); err == nil {
+			return rc
+		}
+	}
+	return nil
 }
 
 func (s *Server) checkpoint(c echo.Context) error {
@@ -500,6 +515,19 @@ func (s *Server) statusList(c echo.Context) error {
 	}
 	c.Response().Header().Set("Cache-Control", "no-store")
 	return c.Blob(http.StatusOK, StatusListMediaType, []byte(tok))
+}
+
+// rotations serves the chain of the owner's key rotations.
+func (s *Server) rotations(c echo.Context) error {
+	links, err := s.Vault.Rotations(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	b, err := ledger.MarshalRotationChain(links)
+	if err != nil {
+		return err
+	}
+	return c.JSONBlob(http.StatusOK, b)
 }
 
 // didDocument serves the vault's did:web DID document.

@@ -77,14 +77,17 @@ func Present(holder Signer, credentialJWT, nonce, audience string, now time.Time
 // refused: it would carry no owner signature), that credential verified by
 // VerifyCredential and issued for this vault, and the holder its subject.
 func VerifyPresentation(token, audience string, now time.Time) (*Presentation, error) {
-	return verifyPresentation(context.Background(), didKeys{}, verifyCredential, token, audience, now)
+	return verifyPresentation(context.Background(), didKeys{}, verifyCredential, token, audience, now, nil)
 }
 
 // credentialVerifier verifies a credential: verifyCredential, or a
 // Verifier's cached path.
 type credentialVerifier func(ctx context.Context, keys KeyResolver, token string, now time.Time) (*Credential, error)
 
-func verifyPresentation(ctx context.Context, keys KeyResolver, verifyCred credentialVerifier, token, audience string, now time.Time) (*Presentation, error) {
+// formerVaults are earlier DIDs of the audience (a vault whose owner key
+// was rotated): a credential issued for one of them is still for this
+// vault, though the presentation must be addressed to its current DID.
+func verifyPresentation(ctx context.Context, keys KeyResolver, verifyCred credentialVerifier, token, audience string, now time.Time, formerVaults []string) (*Presentation, error) {
 	c, err := verifyCompactWith(ctx, keys, token, TypeJWT, now, Skew)
 	if err != nil {
 		return nil, err
@@ -125,7 +128,7 @@ func verifyPresentation(ctx context.Context, keys KeyResolver, verifyCred creden
 	if err != nil {
 		return nil, err
 	}
-	if cred.Terms.Vault != audience {
+	if cred.Terms.Vault != audience && !slices.Contains(formerVaults, cred.Terms.Vault) {
 		return nil, refuseField(ErrWrongAudience, "credentialSubject.vault", "the credential is for another vault")
 	}
 	if cred.Subject != c.iss {

@@ -282,8 +282,15 @@ func verifyStatusList(ctx context.Context, keys KeyResolver, token string, now t
 // to hold the credential's index, is refused with ErrStatusUnknown: the
 // caller cannot tell, and must not run.
 func (l *StatusList) Check(cred *Credential) error {
+	return l.CheckFor(cred, cred.Issuer)
+}
+
+// CheckFor is Check for a list that must be issued by issuer rather than
+// by the credential's issuer: the caller has verified that issuer
+// succeeded the credential's issuer (a key rotation of the vault).
+func (l *StatusList) CheckFor(cred *Credential, issuer string) error {
 	switch {
-	case l.Issuer != cred.Issuer:
+	case l.Issuer != issuer:
 		return refuseField(ErrStatusUnknown, "iss", "the status list is not the credential issuer's")
 	case l.URL != cred.Status.ListCredential:
 		return refuseField(ErrStatusUnknown, "sub", "the status list is not the credential's")

@@ -66,9 +66,13 @@ func (v *Verifier) credential(ctx context.Context, keys KeyResolver, token strin
 }
 
 // VerifyPresentation is VerifyPresentation with this verifier's keys, the
-// embedded credential going through its cache.
-func (v *Verifier) VerifyPresentation(ctx context.Context, token, audience string, now time.Time) (*Presentation, error) {
-	return verifyPresentation(ctx, v.keys, v.credential, token, audience, now)
+// embedded credential going through its cache. formerVaults are the
+// vault's earlier DIDs, before its owner key was rotated: the
+// presentation must be addressed to audience, its current DID, but the
+// credential may be one issued for any of them (who issued it is the
+// vault's to check).
+func (v *Verifier) VerifyPresentation(ctx context.Context, token, audience string, now time.Time, formerVaults ...string) (*Presentation, error) {
+	return verifyPresentation(ctx, v.keys, v.credential, token, audience, now, formerVaults)
 }
 
 // VerifyStatusList is VerifyStatusList with this verifier's keys and

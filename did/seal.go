@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 
 	"filippo.io/age"
 )
@@ -56,26 +57,68 @@ func Seal(k *Key, passphrase []byte, workFactor int) ([]byte, error) {
 
 // Unseal opens a key sealed by Seal.
 func Unseal(sealed, passphrase []byte) (*Key, error) {
+	k, _, err := UnsealWorkFactor(sealed, passphrase)
+	return k, err
+}
+
+// UnsealWorkFactor opens a key sealed by Seal and also returns the scrypt
+// work factor it was sealed at, read from the age header's scrypt stanza
+// once the passphrase has opened it (so the number is authenticated): a
+// key that replaces this one is sealed at the same cost.
+func UnsealWorkFactor(sealed, passphrase []byte) (*Key, int, error) {
 	if len(sealed) > maxSealedLen {
-		return nil, errors.New("unseal key: sealed key too large")
+		return nil, 0, errors.New("unseal key: sealed key too large")
 	}
-	id, err := age.NewScryptIdentity(string(passphrase))
+	sid, err := age.NewScryptIdentity(string(passphrase))
 	if err != nil {
-		return nil, fmt.Errorf("unseal key: %w", err)
+		return nil, 0, fmt.Errorf("unseal key: %w", err)
 	}
+	id := &workFactorIdentity{scrypt: sid}
 	r, err := age.Decrypt(bytes.NewReader(sealed), id)
 	if err != nil {
 		var noMatch *age.NoIdentityMatchError
 		if errors.As(err, &noMatch) {
-			return nil, ErrWrongPassphrase
+			return nil, 0, ErrWrongPassphrase
 		}
-		return nil, fmt.Errorf("unseal key: %w", err)
+		return nil, 0, fmt.Errorf("unseal key: %w", err)
 	}
 	seed, err := io.ReadAll(io.LimitReader(r, ed25519SeedMax))
 	if err != nil {
-		return nil, fmt.Errorf("unseal key: %w", err)
+		return nil, 0, fmt.Errorf("unseal key: %w", err)
 	}
-	return FromSeed(seed)
+	k, err := FromSeed(seed)
+	if err != nil {
+		return nil, 0, err
+	}
+	if id.workFactor == 0 {
+		return nil, 0, errors.New("unseal key: no scrypt work factor in the header")
+	}
+	return k, id.workFactor, nil
+}
+
+// workFactorIdentity is age's scrypt identity that also keeps the work
+// factor of the stanza it unwrapped.
+type workFactorIdentity struct {
+	scrypt     *age.ScryptIdentity
+	workFactor int
+}
+
+// Unwrap unwraps with the scrypt identity and, once that succeeded, reads
+// the work factor from the stanza's second argument (age has checked it
+// is a canonical decimal).
+func (w *workFactorIdentity) Unwrap(stanzas []*age.Stanza) ([]byte, error) {
+	key, err := w.scrypt.Unwrap(stanzas)
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range stanzas {
+		if s.Type == "scrypt" && len(s.Args) == 2 {
+			if n, err := strconv.Atoi(s.Args[1]); err == nil {
+				w.workFactor = n
+			}
+		}
+	}
+	return key, nil
 }
 
 const ed25519SeedMax = 64

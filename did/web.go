@@ -114,6 +114,30 @@ func Document(id string, keys []ed25519.PublicKey, alsoKnownAs ...string) ([]byt
 	return doc.JSONBytes()
 }
 
+// OwnerDocument returns the DID document of id for an owner whose key was
+// rotated: keys holds every key the owner has had, the current one first,
+// then the earlier ones newest first. Each is a verification method named
+// by its age (#key-1 the oldest, so that a key keeps its id across
+// rotations). Every key stays in assertionMethod, the current one first,
+// so that what an earlier key signed still verifies; only the current key
+// authenticates. alsoKnownAs names the owner's other identifiers (its
+// did:keys, current first).
+func OwnerDocument(id string, keys []ed25519.PublicKey, alsoKnownAs ...string) ([]byte, error) {
+	if len(keys) == 0 {
+		return nil, errors.New("did document: no key")
+	}
+	doc := &ariesdid.Doc{Context: []string{ariesdid.ContextV1}, ID: id, AlsoKnownAs: alsoKnownAs}
+	for i, k := range keys {
+		vm := ariesdid.NewVerificationMethodFromBytes(fmt.Sprintf("%s#key-%d", id, len(keys)-i), Ed25519KeyType, id, k)
+		doc.VerificationMethod = append(doc.VerificationMethod, *vm)
+	}
+	for i := range doc.VerificationMethod {
+		doc.AssertionMethod = append(doc.AssertionMethod, *ariesdid.NewReferencedVerification(&doc.VerificationMethod[i], ariesdid.AssertionMethod))
+	}
+	doc.Authentication = []ariesdid.Verification{*ariesdid.NewReferencedVerification(&doc.VerificationMethod[0], ariesdid.Authentication)}
+	return doc.JSONBytes()
+}
+
 // Resolved is what a DID document says about keys.
 type Resolved struct {
 	ID         string

@@ -32,6 +32,11 @@
 //     checkpoints, proofs, entry proofs, receipt bundles, claims, claim
 //     responses) has a size limit, refuses
 //     unknown fields and non-canonical encodings, and is fuzzed.
+//   - A key rotation (rotation.go) is a statement signed by the retiring
+//     key and co-signed by its successor over one payload, logged as a
+//     DIDRotated entry, with a handover checkpoint by the retiring DID and
+//     the same tree signed by the new one. A chain of rotations verifies
+//     offline from any earlier DID (VerifyRotationChain).
 //   - Money is integer minor units with a currency or token code, never a
 //     float. A claim is signed by the vault (IssueClaim); the requester
 //     answers it with a signed acknowledgement or dispute

@@ -41,6 +41,12 @@ const (
 	ClaimSettled      EventType = "claim.settled"      // the requester settled a share-rule claim with a Contribution credential
 )
 
+// DIDRotated records an owner key rotation: the vault's DID changed from
+// the entry's "old" field to its "new" field, by the rotation statement
+// whose sha256 is "statement_sha256". It is the last entry the old key
+// signs a checkpoint for.
+const DIDRotated EventType = "did.rotated"
+
 // Valid reports whether t is one of the event types above.
 func (t EventType) Valid() bool {
 	switch t {
@@ -49,7 +55,7 @@ func (t EventType) Valid() bool {
 		ResultHeld, ResultWithheld, PrivacySet,
 		ConsentRevoked, RequestCountered, CounterAccepted, CounterDeclined, PolicySet:
 		return true
-	case ClaimAcknowledged, ClaimDisputed, ClaimSettled:
+	case ClaimAcknowledged, ClaimDisputed, ClaimSettled, DIDRotated:
 		return true
 	}
 	return false

@@ -14,11 +14,16 @@ import (
 // signCompact signs payload as a compact JWS: EdDSA, with the signer's
 // key id and typ JWT in the protected header.
 func signCompact(s Signer, payload []byte) (string, error) {
+	return signCompactTyp(s, payload, "JWT")
+}
+
+// signCompactTyp is signCompact with another typ.
+func signCompactTyp(s Signer, payload []byte, typ string) (string, error) {
 	hdr := jws.NewHeaders()
 	if err := hdr.Set(jws.KeyIDKey, s.KeyID()); err != nil {
 		return "", err
 	}
-	if err := hdr.Set(jws.TypeKey, "JWT"); err != nil {
+	if err := hdr.Set(jws.TypeKey, typ); err != nil {
 		return "", err
 	}
 	token, err := jws.Sign(payload, jws.WithKey(jwa.EdDSA(), cryptoSigner{s}, jws.WithProtectedHeaders(hdr)))
@@ -50,6 +55,12 @@ func compactPayload(token, what string) ([]byte, error) {
 // signature is checked, so one token has one encoding: the header may
 // carry only alg (EdDSA), kid (a key of signerDID) and typ (JWT).
 func verifyCompact(token, what, signerDID string, pub ed25519.PublicKey) ([]byte, error) {
+	return verifyCompactTyp(token, what, "", signerDID, pub)
+}
+
+// verifyCompactTyp is verifyCompact for a token whose typ must be typ
+// (present and exactly typ); typ "" means absent or JWT.
+func verifyCompactTyp(token, what, typ, signerDID string, pub ed25519.PublicKey) ([]byte, error) {
 	if len(token) > maxJWSSize {
 		return nil, fmt.Errorf("%s JWS: %d bytes, limit %d: %w", what, len(token), maxJWSSize, ErrTooLarge)
 	}
@@ -68,8 +79,11 @@ func verifyCompact(token, what, signerDID string, pub ed25519.PublicKey) ([]byte
 	if hdr.Alg != jwa.EdDSA().String() {
 		return nil, fmt.Errorf("%s JWS: algorithm %q, only EdDSA is accepted: %w", what, short(hdr.Alg), ErrBadSignature)
 	}
-	if hdr.Typ != nil && *hdr.Typ != "JWT" {
+	switch {
+	case typ == "" && hdr.Typ != nil && *hdr.Typ != "JWT":
 		return nil, fmt.Errorf("%s JWS: typ %q: %w", what, short(*hdr.Typ), ErrMalformed)
+	case typ != "" && (hdr.Typ == nil || *hdr.Typ != typ):
+		return nil, fmt.Errorf("%s JWS: typ is not %s: %w", what, typ, ErrMalformed)
 	}
 	if hdr.Kid != nil {
 		base, _, _ := strings.Cut(*hdr.Kid, "#")

@@ -37,7 +37,12 @@ func (r *Requester) CheckClaim(ctx context.Context, c *api.Client, id string) (*
 	if cred.Subject != r.DID() {
 		return nil, &trove.Error{Code: trove.EFORBIDDEN, Reason: "bad_claim", Message: "the claim's consent is not this requester's"}
 	}
-	vaultDID := cred.Issuer
+	// The claim names the DID that signed it: the consent's issuer, or
+	// (after a key rotation) a successor the verified chain leads to.
+	vaultDID := served.Vault
+	if err := r.ensureSuccessor(ctx, c, cred.Issuer, vaultDID); err != nil {
+		return nil, err
+	}
 	signed, err := ledger.VerifyClaim(served.Token, vaultDID)
 	if err != nil {
 		return nil, &trove.Error{Code: trove.EFORBIDDEN, Reason: "bad_claim", Message: "the claim's signature does not verify", Err: err}
@@ -156,7 +161,10 @@ func (r *Requester) DisputeClaim(ctx context.Context, c *api.Client, id, reason 
 	if err != nil {
 		return nil, err
 	}
-	claim, err := ledger.VerifyClaim(served.Token, cred.Issuer)
+	if err := r.ensureSuccessor(ctx, c, cred.Issuer, served.Vault); err != nil {
+		return nil, err
+	}
+	claim, err := ledger.VerifyClaim(served.Token, served.Vault)
 	if err != nil || claim.Requester != r.DID() || claim.ID != id {
 		return nil, &trove.Error{Code: trove.EFORBIDDEN, Reason: "bad_claim", Message: "the claim's signature does not verify, or the claim is not on this requester", Err: err}
 	}

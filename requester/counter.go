@@ -26,6 +26,13 @@ func (r *Requester) CounterOffer(ctx context.Context, c *api.Client, id string) 
 		return nil, trove.Errorf(trove.ECONFLICT, "request %s is %s, with no counter-offer", id, st.State)
 	}
 	co, err := consent.VerifyCounter(st.CounterOffer, p.Vault, r.DID(), r.now())
+	if consent.CodeOf(err) == consent.ErrIssuerMismatch {
+		// After a key rotation the vault counters under a successor of the
+		// DID the request went to: accepted through the verified chain.
+		if co, err = r.counterBySuccessor(ctx, c, st.CounterOffer, p.Vault); err != nil {
+			return nil, err
+		}
+	}
 	if err != nil {
 		return nil, &trove.Error{Code: trove.EFORBIDDEN, Reason: string(consent.CodeOf(err)), Message: "the counter-offer does not verify", Err: err}
 	}
@@ -34,6 +41,18 @@ func (r *Requester) CounterOffer(ctx context.Context, c *api.Client, id string) 
 		return nil, trove.Errorf(trove.EFORBIDDEN, "the counter-offer is not about the request this requester sent")
 	}
 	return co, nil
+}
+
+// counterBySuccessor verifies a counter-offer signed by a DID that
+// succeeded vaultDID, following the vault's rotation chain if needed.
+func (r *Requester) counterBySuccessor(ctx context.Context, c *api.Client, token, vaultDID string) (*consent.Counter, error) {
+	var co *consent.Counter
+	_, err := r.findSuccessor(ctx, c, vaultDID, func(id string) bool {
+		var err error
+		co, err = consent.VerifyCounter(token, id, r.DID(), r.now())
+		return err == nil
+	})
+	return co, err
 }
 
 // AnswerCounter signs and sends this requester's answer (consent.Accept or

@@ -13,5 +13,11 @@
 // the domain it names, must name the vault's did:key first in
 // alsoKnownAs and list its key for assertions before a request is sent;
 // the binding is kept in web/, and a later different did:key for the
-// same did:web is refused until key rotations can be followed.
+// same did:web is refused unless it follows a key rotation (below).
+//
+// A vault's new DID after a key rotation is accepted only through
+// FollowRotation: a rotation chain that verifies from the DID known
+// before, whose handover extends the checkpoint kept from it and is
+// extended by the vault's current checkpoint. Once followed, the retired
+// DID's new signatures are refused.
 package requester

@@ -216,8 +216,13 @@ func (r *Requester) RequestStatus(ctx context.Context, c *api.Client, id string)
 	if st.State != vault.Approved {
 		return st, nil, nil
 	}
-	cred, err := r.checkCredential(st.Credential, p.Vault)
+	cred, err := r.checkCredential(st.Credential)
 	if err != nil {
+		return nil, nil, err
+	}
+	// A request sent before the vault's key rotation is approved by its
+	// successor DID: accepted only through the verified chain.
+	if err := r.ensureSuccessor(ctx, c, p.Vault, cred.Issuer); err != nil {
 		return nil, nil, err
 	}
 	if cred.Terms.Dataset != p.Dataset || cred.Terms.Algorithm != p.Algorithm {
@@ -229,14 +234,15 @@ func (r *Requester) RequestStatus(ctx context.Context, c *api.Client, id string)
 	return st, cred, nil
 }
 
-// checkCredential verifies a Consent credential as its holder: issued by
-// vaultDID to this requester.
-func (r *Requester) checkCredential(token, vaultDID string) (*consent.Credential, error) {
+// checkCredential verifies a Consent credential as its holder: issued to
+// this requester by its issuer, which the caller ties to the vault (the
+// vault's DID, or one it had before a key rotation).
+func (r *Requester) checkCredential(token string) (*consent.Credential, error) {
 	cred, err := consent.VerifyCredential(token, r.now())
 	if err != nil {
 		return nil, &trove.Error{Code: trove.EFORBIDDEN, Message: "the vault's credential does not verify", Err: err}
 	}
-	if cred.Issuer != vaultDID || cred.Subject != r.DID() {
+	if cred.Subject != r.DID() || cred.Terms.Vault != cred.Issuer {
 		return nil, trove.Errorf(trove.EFORBIDDEN, "the credential is not issued by the vault to this requester")
 	}
 	return cred, nil
@@ -270,8 +276,13 @@ func (r *Requester) RunJob(ctx context.Context, c *api.Client, credential string
 	if err != nil {
 		return nil, err
 	}
-	cred, err := r.checkCredential(credential, ch.Audience)
+	cred, err := r.checkCredential(credential)
 	if err != nil {
+		return nil, err
+	}
+	// A consent issued before the vault's key rotation runs under its new
+	// DID once the chain from the issuer to it verifies.
+	if err := r.ensureSuccessor(ctx, c, cred.Issuer, ch.Audience); err != nil {
 		return nil, err
 	}
 	vp, err := consent.Present(r.key, credential, ch.Nonce, ch.Audience, now, 5*time.Minute)
@@ -286,7 +297,17 @@ func (r *Requester) RunJob(ctx context.Context, c *api.Client, credential string
 	if job.State != vault.JobSucceeded {
 		return run, trove.Errorf(trove.EUNAVAILABLE, "job %s %s: %s", job.ID, job.State, job.Reason)
 	}
-	rc, cp, err := ledger.VerifyReceipt(job.Receipt, ch.Audience)
+	signer := ch.Audience
+	rc, cp, err := ledger.VerifyReceipt(job.Receipt, signer)
+	if errors.Is(err, ledger.ErrWrongVault) {
+		// The job straddled a key rotation: it was accepted under the DID
+		// of the challenge and released under its successor, which signed
+		// the receipt. Only the verified chain makes that DID the vault's.
+		if cur, ferr := r.FollowRotation(ctx, c, ch.Audience); ferr == nil {
+			signer = cur
+			rc, cp, err = ledger.VerifyReceipt(job.Receipt, signer)
+		}
+	}
 	if err != nil {
 		return run, &trove.Error{Code: trove.EFORBIDDEN, Reason: "bad_receipt", Message: "the vault's receipt does not verify", Err: err}
 	}
@@ -308,7 +329,7 @@ func (r *Requester) RunJob(ctx context.Context, c *api.Client, credential string
 	if err := json.Unmarshal(job.Receipt, &bundle); err != nil {
 		return run, err
 	}
-	if _, err := r.KeepCheckpoint(ctx, c, ch.Audience, []byte(bundle.Checkpoint)); err != nil {
+	if _, err := r.CheckOlderCheckpoint(ctx, c, signer, []byte(bundle.Checkpoint)); err != nil {
 		return run, err
 	}
 	run.Receipt, run.Checkpoint = rc, cp
@@ -323,6 +344,9 @@ func (r *Requester) KeepCheckpoint(ctx context.Context, c *api.Client, vaultDID 
 	cp, err := ledger.OpenCheckpoint(signed, vaultDID)
 	if err != nil {
 		return nil, &trove.Error{Code: trove.EFORBIDDEN, Reason: "bad_checkpoint", Message: "the vault's checkpoint does not verify", Err: err}
+	}
+	if err := r.checkRetired(vaultDID, cp); err != nil {
+		return nil, err
 	}
 	name := filepath.Join("checkpoints", fileSafe(vaultDID)+".txt")
 	old, err := os.ReadFile(filepath.Join(r.home, name))

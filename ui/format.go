@@ -145,6 +145,8 @@ func eventTitle(e ledger.Entry) string {
 		return "The requester declined your narrower terms"
 	case ledger.PolicySet:
 		return "You changed your standing rules"
+	case ledger.DIDRotated:
+		return "You gave your vault a new key, and so a new identity (DID)"
 	}
 	return string(e.Type)
 }
@@ -192,6 +194,7 @@ var eventTypes = []struct {
 	{ledger.DatasetDeleted, "Datasets deleted"},
 	{ledger.PrivacySet, "Privacy settings changed"},
 	{ledger.PolicySet, "Rules changed"},
+	{ledger.DIDRotated, "Key rotations"},
 	{ledger.OwnerLogin, "Sign-ins"},
 }
 

@@ -228,10 +228,14 @@ func (s *Server) request(w http.ResponseWriter, r *http.Request, ss *session) {
 	}
 	d := s.requestView(x, cols)
 	if x.CounterOffer != "" {
-		// The vault signed it; reading it back shows the owner exactly
+		// The vault signed it (under the DID it had then: the offer may
+		// predate a key rotation); reading it back shows the owner exactly
 		// what the requester was offered.
-		if co, err := consent.VerifyCounter(x.CounterOffer, s.vault.DID(), x.Requester, s.cfg.Now()); err == nil {
-			d.Offer = co
+		for _, id := range s.vault.OwnerDIDs() {
+			if co, err := consent.VerifyCounter(x.CounterOffer, id, x.Requester, s.cfg.Now()); err == nil {
+				d.Offer = co
+				break
+			}
 		}
 	}
 	s.render(w, r, ss, "request", pageData{Title: "Review a request", Nav: "requests", Notice: notice(r), Data: d})
@@ -425,10 +429,14 @@ func (s *Server) activityEntry(w http.ResponseWriter, r *http.Request, ss *sessi
 		rv := &receiptView{ID: id}
 		bundle, err := s.vault.Receipt(ctx, id)
 		if err == nil {
-			var cp *ledger.Checkpoint
-			_, cp, err = ledger.VerifyReceipt(bundle, s.vault.DID())
-			if err == nil {
-				rv.Size = cp.Size
+			// A receipt made before a key rotation is signed by the DID the
+			// vault had then.
+			for _, id := range s.vault.OwnerDIDs() {
+				var cp *ledger.Checkpoint
+				if _, cp, err = ledger.VerifyReceipt(bundle, id); err == nil {
+					rv.Size = cp.Size
+					break
+				}
 			}
 		}
 		rv.Verified = err == nil

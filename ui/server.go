@@ -27,6 +27,7 @@ import (
 // Vault is what the UI needs of a vault.
 type Vault interface {
 	DID() string
+	OwnerDIDs() []string
 	Datasets(ctx context.Context) ([]vault.Dataset, error)
 	Import(ctx context.Context, name string, r io.Reader, opts vault.ImportOptions) (*vault.Dataset, error)
 	RemoveDataset(ctx context.Context, name string) error

@@ -51,7 +51,7 @@ func benchAppend(b *testing.B, write func(ctx context.Context, fn func(tx *sql.T
 						return err
 					}
 					rc.LogIndex, rc.LeafHash = a.First, hex.EncodeToString(a.LeafHashes[0])
-					_, err = ledger.IssueReceipt(v.key, rc)
+					_, err = ledger.IssueReceipt(v.signer(), rc)
 					return err
 				})
 				if err != nil {

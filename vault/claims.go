@@ -34,7 +34,7 @@ func claimTerms(c *Consent) (price int64, currency, per, share string) {
 
 // newClaim makes and signs the claim for the run rc records, priced by
 // the consent's terms.
-func (v *Vault) newClaim(id string, c *Consent, rc ledger.ReceiptClaims) (*ledger.Claim, error) {
+func (v *Vault) newClaim(key ledger.Signer, id string, c *Consent, rc ledger.ReceiptClaims) (*ledger.Claim, error) {
 	price, currency, per, share := claimTerms(c)
 	amount, quantity, err := ledger.ClaimAmount(per, price, rc.RowsRead)
 	if err != nil {
@@ -42,16 +42,16 @@ func (v *Vault) newClaim(id string, c *Consent, rc ledger.ReceiptClaims) (*ledge
 	}
 	claim := ledger.ClaimFromReceipt(id, rc, amount, currency, per, quantity, rc.IssuedAt)
 	claim.Share = share
-	if claim.Token, err = ledger.IssueClaim(v.key, claim); err != nil {
+	if claim.Token, err = ledger.IssueClaim(key, claim); err != nil {
 		return nil, fmt.Errorf("sign claim: %w", err)
 	}
 	return &claim, nil
 }
 
 func insertClaim(ctx context.Context, tx *sql.Tx, c *ledger.Claim) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO claims (id, receipt_id, job_id, consent_id, requester, amount, currency, per, quantity, token, state, created_at, share)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		c.ID, c.ReceiptID, c.JobID, c.ConsentID, c.Requester, c.Amount, c.Currency, c.Per, c.Quantity, c.Token, c.State, formatTime(c.CreatedAt), c.Share)
+	_, err := tx.ExecContext(ctx, `INSERT INTO claims (id, receipt_id, job_id, consent_id, requester, amount, currency, per, quantity, token, state, created_at, share, vault)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		c.ID, c.ReceiptID, c.JobID, c.ConsentID, c.Requester, c.Amount, c.Currency, c.Per, c.Quantity, c.Token, c.State, formatTime(c.CreatedAt), c.Share, c.Vault)
 	return err
 }
 
@@ -78,7 +78,7 @@ func (v *Vault) claim(ctx context.Context, q queryer, id string) (*ledger.Claim,
 
 func (v *Vault) claims(ctx context.Context, q queryer, where string, args ...any) ([]ledger.Claim, error) {
 	rows, err := q.QueryContext(ctx, `SELECT id, receipt_id, job_id, consent_id, requester, amount, currency, per, quantity, token,
-		state, response, reason, responded_at, created_at, share, settled, contribution
+		state, response, reason, responded_at, created_at, share, settled, contribution, vault
 		FROM claims `+where+` ORDER BY created_at DESC, id`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list claims: %w", err)
@@ -91,7 +91,7 @@ func (v *Vault) claims(ctx context.Context, q queryer, where string, args ...any
 		var responded sql.NullString
 		var settled sql.NullInt64
 		if err := rows.Scan(&c.ID, &c.ReceiptID, &c.JobID, &c.ConsentID, &c.Requester, &c.Amount, &c.Currency, &c.Per, &c.Quantity, &c.Token,
-			&c.State, &c.Response, &c.Reason, &responded, &created, &c.Share, &settled, &c.Contribution); err != nil {
+			&c.State, &c.Response, &c.Reason, &responded, &created, &c.Share, &settled, &c.Contribution, &c.Vault); err != nil {
 			return nil, fmt.Errorf("list claims: %w", err)
 		}
 		if settled.Valid {
@@ -107,7 +107,6 @@ func (v *Vault) claims(ctx context.Context, q queryer, where string, args ...any
 			}
 			c.RespondedAt = &t
 		}
-		c.Vault = v.DID()
 		out = append(out, c)
 	}
 	return out, rows.Err()
@@ -142,7 +141,7 @@ func (v *Vault) RespondClaim(ctx context.Context, id, action, token string) (*le
 		if err != nil {
 			return err
 		}
-		if r.Vault != v.DID() || r.ClaimID != c.ID || r.Requester != c.Requester || !slices.Equal(r.ReceiptIDs, []string{c.ReceiptID}) {
+		if r.Vault != c.Vault || r.ClaimID != c.ID || r.Requester != c.Requester || !slices.Equal(r.ReceiptIDs, []string{c.ReceiptID}) {
 			return &trove.Error{Code: trove.EFORBIDDEN, Reason: "wrong_claim", Message: "the response is not by this claim's requester, for this vault, this claim and its receipts"}
 		}
 		if c.State != ledger.ClaimOwed {

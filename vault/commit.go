@@ -3,6 +3,7 @@ package vault
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"sync"
 
@@ -26,6 +27,12 @@ type writeReq struct {
 	ctx  context.Context
 	fn   func(tx *sql.Tx) error
 	done chan error
+	// alone marks a write that runs in a transaction of its own, between
+	// batches, and seals the log itself (a key rotation); committed, if
+	// set, runs on the writer goroutine once it has committed, before any
+	// later write runs.
+	alone     bool
+	committed func()
 }
 
 // committer owns the writer goroutine and its queue.
@@ -79,11 +86,24 @@ func (v *Vault) writeWait(ctx context.Context, fn func(tx *sql.Tx) error) error 
 	return v.enqueue(ctx, fn, true)
 }
 
+// writeAlone runs fn in a transaction of its own, with no other write
+// in it, waiting for room in the queue. fn must leave the log sealed
+// (every log state with its checkpoint): no checkpoint is signed for it.
+// Once it has committed, committed runs on the writer goroutine before
+// any later write: what it changes in memory is seen by every write
+// after it and by none before.
+func (v *Vault) writeAlone(ctx context.Context, fn func(tx *sql.Tx) error, committed func()) error {
+	return v.send(ctx, &writeReq{ctx: ctx, fn: fn, done: make(chan error, 1), alone: true, committed: committed}, true)
+}
+
 func (v *Vault) enqueue(ctx context.Context, fn func(tx *sql.Tx) error, wait bool) error {
+	return v.send(ctx, &writeReq{ctx: ctx, fn: fn, done: make(chan error, 1)}, wait)
+}
+
+func (v *Vault) send(ctx context.Context, req *writeReq, wait bool) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	req := &writeReq{ctx: ctx, fn: fn, done: make(chan error, 1)}
 	c := v.commits
 	c.mu.RLock()
 	if c.stopped {
@@ -129,7 +149,7 @@ func (v *Vault) writer() {
 			for {
 				select {
 				case r := <-c.queue:
-					v.commitBatch([]*writeReq{r})
+					v.commit([]*writeReq{r})
 				default:
 					return
 				}
@@ -137,16 +157,62 @@ func (v *Vault) writer() {
 		}
 		batch := []*writeReq{first}
 	fill:
-		for len(batch) < v.cfg.MaxBatch {
+		for !first.alone && len(batch) < v.cfg.MaxBatch {
 			select {
 			case r := <-c.queue:
+				if r.alone {
+					v.commitBatch(batch)
+					batch = []*writeReq{r}
+					break fill
+				}
 				batch = append(batch, r)
 			default:
 				break fill
 			}
 		}
-		v.commitBatch(batch)
+		v.commit(batch)
 	}
+}
+
+// commit commits a batch, or a write that runs alone.
+func (v *Vault) commit(batch []*writeReq) {
+	if len(batch) == 1 && batch[0].alone {
+		v.commitAlone(batch[0])
+		return
+	}
+	v.commitBatch(batch)
+}
+
+// commitAlone runs one write in its own transaction, which it seals
+// itself, and once that committed runs its committed function.
+func (v *Vault) commitAlone(r *writeReq) {
+	if err := r.ctx.Err(); err != nil {
+		r.done <- err
+		return
+	}
+	tx, err := v.db.BeginTx(context.Background(), nil)
+	if err != nil {
+		r.done <- unavailable(err)
+		return
+	}
+	if err := runWrite(r.fn, tx); err != nil {
+		tx.Rollback()
+		r.done <- err
+		return
+	}
+	// The commit and what it changes in memory happen as one for readers
+	// that hold the key-swap lock.
+	v.keySwap.Lock()
+	if err := tx.Commit(); err != nil {
+		v.keySwap.Unlock()
+		r.done <- unavailable(fmt.Errorf("commit: %w", err))
+		return
+	}
+	if r.committed != nil {
+		r.committed()
+	}
+	v.keySwap.Unlock()
+	r.done <- nil
 }
 
 // commitBatch runs a batch in one transaction and answers every caller.
@@ -162,7 +228,7 @@ func (v *Vault) commitBatch(batch []*writeReq) {
 		}
 		for i := range batch[:ran] {
 			if errs[i] == nil {
-				errs[i] = unavailable(err)
+				errs[i] = batchError(err)
 			}
 			batch[i].done <- errs[i]
 		}
@@ -246,10 +312,21 @@ func (v *Vault) writeOne(ctx context.Context, fn func(tx *sql.Tx) error) error {
 		return err
 	}
 	if err := v.sealLog(ctx, tx); err != nil {
-		return unavailable(err)
+		return batchError(err)
 	}
 	if err := tx.Commit(); err != nil {
 		return unavailable(err)
 	}
 	return nil
+}
+
+// batchError is what the writes of a batch that cannot commit get: a
+// refusal that already says why the vault is unavailable (key_rotated)
+// as it is, any other failure as a storage error.
+func batchError(err error) error {
+	var te *trove.Error
+	if errors.As(err, &te) && te.Code == trove.EUNAVAILABLE {
+		return err
+	}
+	return unavailable(err)
 }

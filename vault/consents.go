@@ -309,7 +309,7 @@ func (v *Vault) insertConsent(ctx context.Context, tx *sql.Tx, r *ConsentRequest
 	if err != nil {
 		return "", err
 	}
-	vc, err := consent.Issue(v.key, r.Requester, terms, now, r.ExpiresAt, consentID, status)
+	vc, err := consent.Issue(v.signer(), r.Requester, terms, now, r.ExpiresAt, consentID, status)
 	if err != nil {
 		return "", fmt.Errorf("issue credential: %w", err)
 	}

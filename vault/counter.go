@@ -73,7 +73,7 @@ func (v *Vault) Counter(ctx context.Context, id string, n Narrowing) (*ConsentRe
 			return err
 		}
 		offered.DatasetDigest = ""
-		tok, err := consent.SignCounter(v.key, consent.Counter{
+		tok, err := consent.SignCounter(v.signer(), consent.Counter{
 			ID: counterID, Requester: r.Requester, RequestID: id, RequestHash: consent.TokenHash(requestToken),
 			Terms: offered, ExpiresAt: end,
 		}, now)
@@ -100,12 +100,28 @@ func (v *Vault) Counter(ctx context.Context, id string, n Narrowing) (*ConsentRe
 	return v.ConsentRequest(ctx, id)
 }
 
+// VerifyReply verifies a requester's reply to a counter-offer addressed
+// to any of ownerDIDs, the DIDs a vault has had (current first): a
+// counter-offer made before a key rotation is answered to the DID that
+// made it. The reply names the counter-offer by its hash, so it cannot
+// stand for another.
+func VerifyReply(token string, ownerDIDs []string, now time.Time) (*consent.Reply, error) {
+	var err error
+	for _, id := range ownerDIDs {
+		var r *consent.Reply
+		if r, err = consent.VerifyReply(token, id, now); consent.CodeOf(err) != consent.ErrWrongAudience {
+			return r, err
+		}
+	}
+	return nil, err
+}
+
 // AnswerCounter takes the requester's signed answer to the open
 // counter-offer on request id. Accepting issues the credential for the
 // offered terms; declining closes the request as denied. Both are logged.
 func (v *Vault) AnswerCounter(ctx context.Context, id, token string) (*ConsentRequest, error) {
 	now := v.now()
-	reply, err := consent.VerifyReply(token, v.DID(), now)
+	reply, err := VerifyReply(token, v.OwnerDIDs(), now)
 	if err != nil {
 		return nil, &trove.Error{Code: trove.EFORBIDDEN, Reason: consentReason(err), Message: err.Error(), Err: err}
 	}
@@ -159,7 +175,9 @@ func (v *Vault) AnswerCounter(ctx context.Context, id, token string) (*ConsentRe
 		if err != nil {
 			return err
 		}
-		offered.DatasetDigest = current.DatasetDigest
+		// The credential is issued now, by the owner's current DID, which
+		// it names as the vault even for an offer made before a rotation.
+		offered.DatasetDigest, offered.Vault = current.DatasetDigest, current.Vault
 		for _, c := range offered.Columns {
 			if !slices.Contains(current.Columns, c) {
 				return trove.Errorf(trove.ECONFLICT, "dataset %s no longer has the columns offered", r.Dataset)

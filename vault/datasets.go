@@ -113,10 +113,6 @@ func (v *Vault) storeTable(ctx context.Context, name string, t *dataset.Table) (
 	if _, err := io.ReadFull(v.cfg.Rand, dataKey); err != nil {
 		return nil, fmt.Errorf("import %s: %w", name, err)
 	}
-	sealedKey, err := v.key.SealSecret(dataKey, datasetKeyLabel(name, digest))
-	if err != nil {
-		return nil, fmt.Errorf("import %s: %w", name, err)
-	}
 	aead, err := newChunkAEAD(dataKey)
 	if err != nil {
 		return nil, err
@@ -127,6 +123,13 @@ func (v *Vault) storeTable(ctx context.Context, name string, t *dataset.Table) (
 	}
 	now := v.now()
 	err = v.write(ctx, func(tx *sql.Tx) error {
+		// Sealed here, on the writer, under the owner key of this batch: a
+		// key rotation commits between batches and seals anew only what it
+		// finds.
+		sealedKey, err := v.signer().SealSecret(dataKey, datasetKeyLabel(name, digest))
+		if err != nil {
+			return err
+		}
 		res, err := tx.ExecContext(ctx, `INSERT INTO datasets (name, digest, rows, schema, chunk_rows, sealed_key, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 			name, digest, t.Rows, string(schema), v.cfg.ChunkRows, sealedKey, formatTime(now))
 		if err != nil {
@@ -335,8 +338,20 @@ func (v *Vault) loadTable(ctx context.Context, name, digest string) (*dataset.Ta
 		stored    string
 		sealedKey []byte
 	)
+	// The sealed dataset key is read and opened under the key-swap lock,
+	// so a rotation (which seals it anew and swaps the owner key) cannot
+	// commit between the two.
+	v.keySwap.RLock()
 	err := v.db.QueryRowContext(ctx, `SELECT id, rows, chunk_rows, schema, digest, sealed_key FROM datasets WHERE name = ?`, name).
 		Scan(&id, &rowsN, &chunkRows, &schemaS, &stored, &sealedKey)
+	var dataKey []byte
+	if err == nil && stored == digest {
+		dataKey, err = v.signer().OpenSecret(sealedKey, datasetKeyLabel(name, digest))
+		if err != nil {
+			err = fmt.Errorf("dataset key: %w", err)
+		}
+	}
+	v.keySwap.RUnlock()
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, trove.Errorf(trove.ENOTFOUND, "no dataset called %q", name)
 	} else if err != nil {
@@ -348,10 +363,6 @@ func (v *Vault) loadTable(ctx context.Context, name, digest string) (*dataset.Ta
 	var schema []dataset.Field
 	if err := json.Unmarshal([]byte(schemaS), &schema); err != nil {
 		return nil, fmt.Errorf("load %s: stored schema: %w", name, err)
-	}
-	dataKey, err := v.key.OpenSecret(sealedKey, datasetKeyLabel(name, digest))
-	if err != nil {
-		return nil, fmt.Errorf("load %s: dataset key: %w", name, err)
 	}
 	aead, err := newChunkAEAD(dataKey)
 	if err != nil {

@@ -35,6 +35,16 @@
 //     nonces.db, beside vault.db (WAL, synchronous=NORMAL: see Nonces for
 //     why that is enough): hashes of (key id, nonce) only, bounded,
 //     pruned as it is used.
+//   - Owner key rotation (Rotate) is one transaction, run alone between
+//     batches: the did.rotated entry, the retired key's handover
+//     checkpoint and the new key's checkpoint of the same tree, every
+//     dataset key sealed anew, the key history (owner_keys) and the owner
+//     DID. The new sealed key is written beside owner.key before it and
+//     renamed over it after it, under the key lock (vault.lock) that Open
+//     also takes; Open settles a rotation cut short. Every batch first
+//     checks that its key is still the owner's (key_rotated otherwise), so
+//     a process holding a retired key signs nothing. Whatever any of the
+//     owner's DIDs signed stays the vault's.
 //
 // Only this package knows SQL.
 package vault

@@ -142,7 +142,7 @@ func (v *Vault) RunJob(ctx context.Context, jr JobRequest) (*Job, error) {
 // presentation's holder could be established.
 func (v *Vault) logRefusal(ctx context.Context, jr JobRequest, reason string, now time.Time) error {
 	subject := ""
-	if p, err := v.verifier.VerifyPresentation(ctx, jr.Presentation, v.DID(), now); err == nil {
+	if p, err := v.verifier.VerifyPresentation(ctx, jr.Presentation, v.DID(), now, v.formerDIDs()...); err == nil {
 		subject = p.Holder
 	}
 	return v.logOnly(ctx, ledger.Entry{
@@ -163,15 +163,17 @@ func truncate(s string, n int) string {
 // job and logs its acceptance. It returns the job's output policy.
 func (v *Vault) acceptJob(ctx context.Context, jr JobRequest, now time.Time) (*Consent, *Job, compute.OutputPolicy, error) {
 	var pol compute.OutputPolicy
-	p, err := v.verifier.VerifyPresentation(ctx, jr.Presentation, v.DID(), now)
+	p, err := v.verifier.VerifyPresentation(ctx, jr.Presentation, v.DID(), now, v.formerDIDs()...)
 	if err != nil {
 		return nil, nil, pol, &trove.Error{Code: trove.EFORBIDDEN, Reason: consentReason(err), Message: err.Error(), Err: err}
 	}
 	if jr.Requester != "" && jr.Requester != p.Holder {
 		return nil, nil, pol, refusal("holder_not_sender", "the presentation's holder is not the requester who sent the job")
 	}
+	// A credential issued under any DID the owner has had is this vault's:
+	// rotating the owner key revokes nothing.
 	cred := p.Credential
-	if cred.Issuer != v.DID() || cred.Terms.Vault != v.DID() {
+	if !v.isOwnerDID(cred.Issuer) || !v.isOwnerDID(cred.Terms.Vault) {
 		return nil, nil, pol, refusal("wrong_issuer", "the credential was not issued by this vault")
 	}
 	algorithm := cred.Terms.Algorithm
@@ -370,17 +372,23 @@ func (v *Vault) finishJob(ctx context.Context, c *Consent, job *Job, out *comput
 		return nil, err
 	}
 	var bundle []byte
+	var claim *ledger.Claim
 	rc := ledger.ReceiptClaims{
-		ID: receiptID, JobID: job.ID, ConsentID: c.ID, Requester: c.Requester, Vault: v.DID(),
+		ID: receiptID, JobID: job.ID, ConsentID: c.ID, Requester: c.Requester,
 		DatasetDigest: c.DatasetDigest, Algorithm: c.Algorithm, OutputSHA256: outHash,
 		RowsRead: rowsRead, IssuedAt: now.Truncate(time.Second),
 	}
-	claim, err := v.newClaim(claimID, c, rc)
-	if err != nil {
-		return v.withhold(ctx, job, err)
-	}
-	claimSum := sha256.Sum256([]byte(claim.Token))
 	err = v.writeWait(ctx, func(tx *sql.Tx) error {
+		// The receipt and the claim are signed here, on the writer, by the
+		// owner key of this batch: a rotation commits between batches, so
+		// both name the DID whose checkpoint seals them.
+		key := v.signer()
+		rc.Vault = key.DID()
+		var err error
+		if claim, err = v.newClaim(key, claimID, c, rc); err != nil {
+			return err
+		}
+		claimSum := sha256.Sum256([]byte(claim.Token))
 		if err := v.receiptPolicy(ctx, tx, c, job, &rc); err != nil {
 			return err
 		}
@@ -416,7 +424,7 @@ func (v *Vault) finishJob(ctx context.Context, c *Consent, job *Job, out *comput
 			return err
 		}
 		rc.LogIndex, rc.LeafHash = a.First+1, hex.EncodeToString(a.LeafHashes[1])
-		jws, err := ledger.IssueReceipt(v.key, rc)
+		jws, err := ledger.IssueReceipt(key, rc)
 		if err != nil {
 			return fmt.Errorf("sign receipt: %w", err)
 		}

@@ -31,20 +31,11 @@ type appended struct {
 // sealLog); a caller that needs the checkpoint of its own append (to hand
 // out with a receipt) calls checkpointFor.
 func (v *Vault) appendLog(ctx context.Context, tx *sql.Tx, entries ...ledger.Entry) (*appended, error) {
-	var size uint64
-	var hashesJSON string
-	if err := tx.QueryRowContext(ctx, `SELECT size, hashes FROM log_state WHERE id = 1`).Scan(&size, &hashesJSON); err != nil {
-		return nil, unavailable(fmt.Errorf("read log state: %w", err))
-	}
-	var hashes [][]byte
-	if err := json.Unmarshal([]byte(hashesJSON), &hashes); err != nil {
-		return nil, fmt.Errorf("read log state: %w", err)
-	}
-	tree, err := ledger.RestoreTree(size, hashes)
+	tree, err := logTree(ctx, tx)
 	if err != nil {
-		return nil, fmt.Errorf("restore log tree: %w", err)
+		return nil, err
 	}
-	out := &appended{First: size}
+	out := &appended{First: tree.Size()}
 	for _, e := range entries {
 		b, err := e.Marshal()
 		if err != nil {
@@ -83,10 +74,29 @@ func (v *Vault) appendLog(ctx context.Context, tx *sql.Tx, entries ...ledger.Ent
 	return out, nil
 }
 
+// logTree reads, inside tx, the log's tree as its last append left it.
+func logTree(ctx context.Context, tx *sql.Tx) (*ledger.Tree, error) {
+	var size uint64
+	var hashesJSON string
+	if err := tx.QueryRowContext(ctx, `SELECT size, hashes FROM log_state WHERE id = 1`).Scan(&size, &hashesJSON); err != nil {
+		return nil, unavailable(fmt.Errorf("read log state: %w", err))
+	}
+	var hashes [][]byte
+	if err := json.Unmarshal([]byte(hashesJSON), &hashes); err != nil {
+		return nil, fmt.Errorf("read log state: %w", err)
+	}
+	tree, err := ledger.RestoreTree(size, hashes)
+	if err != nil {
+		return nil, fmt.Errorf("restore log tree: %w", err)
+	}
+	return tree, nil
+}
+
 // checkpointFor signs and stores, inside tx, the checkpoint of the tree
 // right after append a, and returns it.
 func (v *Vault) checkpointFor(ctx context.Context, tx *sql.Tx, a *appended) ([]byte, error) {
-	note, err := ledger.SignCheckpoint(v.key, ledger.Checkpoint{Origin: v.DID(), Size: a.Size, Root: a.Root})
+	key := v.signer()
+	note, err := ledger.SignCheckpoint(key, ledger.Checkpoint{Origin: key.DID(), Size: a.Size, Root: a.Root})
 	if err != nil {
 		return nil, fmt.Errorf("sign checkpoint: %w", err)
 	}
@@ -99,27 +109,23 @@ func (v *Vault) checkpointFor(ctx context.Context, tx *sql.Tx, a *appended) ([]b
 // sealLog signs and stores, inside tx, the checkpoint of the log as tx
 // leaves it, unless one exists: the writer calls it once per batch,
 // before committing, so that every committed state of the log has its
-// signed checkpoint.
+// signed checkpoint. It first checks that this process's key is still the
+// owner's (checkOwner): a batch signed by a retired key never commits.
 func (v *Vault) sealLog(ctx context.Context, tx *sql.Tx) error {
-	var size uint64
-	var hashesJSON string
-	if err := tx.QueryRowContext(ctx, `SELECT size, hashes FROM log_state WHERE id = 1`).Scan(&size, &hashesJSON); err != nil {
-		return fmt.Errorf("read log state: %w", err)
+	if err := v.checkOwner(ctx, tx); err != nil {
+		return err
 	}
+	tree, err := logTree(ctx, tx)
+	if err != nil {
+		return err
+	}
+	size := tree.Size()
 	var n int
 	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM checkpoints WHERE size = ?`, size).Scan(&n); err != nil {
 		return fmt.Errorf("read checkpoints: %w", err)
 	}
 	if n > 0 || size == 0 {
 		return nil
-	}
-	var hashes [][]byte
-	if err := json.Unmarshal([]byte(hashesJSON), &hashes); err != nil {
-		return fmt.Errorf("read log state: %w", err)
-	}
-	tree, err := ledger.RestoreTree(size, hashes)
-	if err != nil {
-		return fmt.Errorf("restore log tree: %w", err)
 	}
 	root, err := tree.Root()
 	if err != nil {
@@ -202,7 +208,8 @@ func (v *Vault) Checkpoint(ctx context.Context) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		return ledger.SignCheckpoint(v.key, ledger.Checkpoint{Origin: v.DID(), Size: 0, Root: root})
+		key := v.signer()
+		return ledger.SignCheckpoint(key, ledger.Checkpoint{Origin: key.DID(), Size: 0, Root: root})
 	} else if err != nil {
 		return nil, fmt.Errorf("read checkpoint: %w", err)
 	}
@@ -252,8 +259,11 @@ func (v *Vault) LogEntry(ctx context.Context, index uint64) ([]byte, error) {
 }
 
 // VerifyLog recomputes the tree from every stored entry and checks that
-// each stored checkpoint signs the root of its size, that every stored
-// interior node matches, and that the stored tree state matches. It returns the number of entries checked.
+// each stored checkpoint signs the root of its size (by the owner key of
+// its time: the key history says which), that every stored interior node
+// matches, that the stored tree state matches, and that every key
+// rotation is a verified link (verifyRotations). It returns the number of
+// entries checked.
 func (v *Vault) VerifyLog(ctx context.Context) (uint64, error) {
 	rows, err := v.db.QueryContext(ctx, `SELECT idx, leaf_hash, entry FROM log_entries ORDER BY idx`)
 	if err != nil {
@@ -301,6 +311,10 @@ func (v *Vault) VerifyLog(ctx context.Context) (uint64, error) {
 	if err := rows.Err(); err != nil {
 		return 0, err
 	}
+	o, err := loadOwner(ctx, v.db, v.signer())
+	if err != nil {
+		return 0, err
+	}
 	cps, err := v.db.QueryContext(ctx, `SELECT size, note FROM checkpoints ORDER BY size`)
 	if err != nil {
 		return 0, err
@@ -312,7 +326,7 @@ func (v *Vault) VerifyLog(ctx context.Context) (uint64, error) {
 		if err := cps.Scan(&size, &note); err != nil {
 			return 0, err
 		}
-		cp, err := ledger.OpenCheckpoint(note, v.DID())
+		cp, err := ledger.OpenCheckpoint(note, o.signerAt(size))
 		if err != nil {
 			return 0, fmt.Errorf("checkpoint %d: %w", size, err)
 		}
@@ -329,6 +343,9 @@ func (v *Vault) VerifyLog(ctx context.Context) (uint64, error) {
 	}
 	if stored != tree.Size() {
 		return 0, fmt.Errorf("log state says %d entries, the log holds %d", stored, tree.Size())
+	}
+	if err := v.verifyRotations(ctx, roots); err != nil {
+		return 0, err
 	}
 	return tree.Size(), nil
 }

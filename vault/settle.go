@@ -42,7 +42,7 @@ func (v *Vault) settle(ctx context.Context, tx *sql.Tx, c *ledger.Claim, r *ledg
 	switch {
 	case cc.Issuer != c.Requester:
 		return refuse("contribution_issuer", "the Contribution credential is not issued by the claim's requester")
-	case !v.ownerHad(cc.Subject):
+	case !v.isOwnerDID(cc.Subject):
 		return refuse("contribution_subject", "the Contribution credential is for another vault")
 	case cc.ReceiptID != c.ReceiptID:
 		return refuse("contribution_receipt", "the Contribution credential names another receipt than the claim's")
@@ -90,9 +90,3 @@ func checkPool(pool, price int64) error {
 	return nil
 }
 
-// ownerHad reports whether d is a DID this vault's owner has had, for
-// whom credentials issued earlier still count: today the vault's DID
-// only. The check stays in this one function for when keys rotate.
-func (v *Vault) ownerHad(d string) bool {
-	return d == v.DID()
-}

@@ -99,6 +99,11 @@ func (v *Vault) StatusList(ctx context.Context, list string) (string, error) {
 	if list != StatusListID {
 		return "", trove.Errorf(trove.ENOTFOUND, "no status list %q", list)
 	}
+	// A process whose key was retired by a rotation elsewhere must not
+	// sign lists as the retired DID.
+	if err := v.checkOwner(ctx, v.db); err != nil {
+		return "", err
+	}
 	now := v.now()
 	bits := consent.NewBitstring(consent.StatusListBits)
 	rows, err := v.db.QueryContext(ctx, `SELECT status_index FROM consents WHERE status_list = ? AND revoked_at IS NOT NULL`, list)
@@ -118,7 +123,7 @@ func (v *Vault) StatusList(ctx context.Context, list string) (string, error) {
 	if err := rows.Err(); err != nil {
 		return "", fmt.Errorf("status list %s: %w", list, err)
 	}
-	tok, err := consent.IssueStatusList(v.key, v.statusListURL(list), bits, now, v.cfg.StatusTTL)
+	tok, err := consent.IssueStatusList(v.signer(), v.statusListURL(list), bits, now, v.cfg.StatusTTL)
 	if err != nil {
 		return "", fmt.Errorf("sign status list %s: %w", list, err)
 	}

@@ -2,7 +2,6 @@ package vault
 
 import (
 	"context"
-	"crypto/ed25519"
 	"crypto/rand"
 	"database/sql"
 	"errors"
@@ -12,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/trove-project/trove"
@@ -47,9 +47,10 @@ type Config struct {
 	Now            func() time.Time
 	Rand           io.Reader
 	Logger         *slog.Logger
-	WriteQueue     int    // writes waiting for the writer before ETOOMANY; default 1,024
-	MaxBatch       int    // writes committed together at most; default 256
-	SQLDriver      string // database/sql driver name; default "sqlite3" (tests register a go-sqlite3 driver with hooks to inject storage failures)
+	WriteQueue     int           // writes waiting for the writer before ETOOMANY; default 1,024
+	MaxBatch       int           // writes committed together at most; default 256
+	SQLDriver      string        // database/sql driver name; default "sqlite3" (tests register a go-sqlite3 driver with hooks to inject storage failures)
+	KeyLockWait    time.Duration // how long opening waits for a key rotation in another process; default 30s
 }
 
 func (c Config) withDefaults() Config {
@@ -95,6 +96,9 @@ func (c Config) withDefaults() Config {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
+	if c.KeyLockWait == 0 {
+		c.KeyLockWait = DefaultKeyLockWait
+	}
 	return c
 }
 
@@ -102,7 +106,12 @@ func (c Config) withDefaults() Config {
 type Vault struct {
 	cfg Config
 	db  *sql.DB
-	key *did.Key
+	// owner is the owner key and the DIDs it had; a rotation replaces it
+	// whole.
+	owner atomic.Pointer[owner]
+	// keySwap is held for writing while a rotation commits and swaps the
+	// owner key, for reading while a dataset key is read and opened.
+	keySwap sync.RWMutex
 	// verifier remembers the credentials it has verified, so that a job
 	// presenting a known credential pays for the presentation only.
 	verifier *consent.Verifier
@@ -115,14 +124,21 @@ type Vault struct {
 	sandboxErr  error
 }
 
-// newVault assembles an opened vault.
-func newVault(cfg Config, db *sql.DB, key *did.Key) (*Vault, error) {
+// newVault assembles an opened vault whose owner key is key, with the
+// key history its database keeps. It closes db if it fails.
+func newVault(ctx context.Context, cfg Config, db *sql.DB, key *did.Key) (*Vault, error) {
+	o, err := loadOwner(ctx, db, key)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
 	q, err := compute.NewQueue(cfg.Compute.MaxRunningJobs, cfg.Compute.MaxWaitingJobs)
 	if err != nil {
 		db.Close()
 		return nil, err
 	}
-	v := &Vault{cfg: cfg, db: db, key: key, queue: q, verifier: consent.NewVerifier(nil, 0)}
+	v := &Vault{cfg: cfg, db: db, queue: q, verifier: consent.NewVerifier(nil, 0)}
+	v.owner.Store(o)
 	v.startCommitter()
 	return v, nil
 }
@@ -154,6 +170,11 @@ func Create(ctx context.Context, cfg Config, passphrase []byte) (*Vault, error) 
 	if err := os.MkdirAll(cfg.Home, 0o700); err != nil {
 		return nil, fmt.Errorf("create vault home: %w", err)
 	}
+	unlock, err := lockKey(ctx, cfg.Home, cfg.KeyLockWait)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	key, err := did.Generate(cfg.Rand)
 	if err != nil {
 		return nil, err
@@ -173,13 +194,34 @@ func Create(ctx context.Context, cfg Config, passphrase []byte) (*Vault, error) 
 		db.Close()
 		return nil, fmt.Errorf("record owner DID: %w", err)
 	}
-	return newVault(cfg, db, key)
+	if err := recordFirstKey(ctx, db, key, formatTime(cfg.Now())); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return newVault(ctx, cfg, db, key)
 }
 
 // Open opens the vault in cfg.Home, unsealing its owner key with
-// passphrase.
+// passphrase. It holds the key lock while it reads the key (waiting up to
+// Config.KeyLockWait for a rotation in another process, then failing with
+// EUNAVAILABLE, reason key_locked), and settles what an interrupted
+// rotation left: it removes a cut key write's temporary files, and
+// finishes a rotation the database committed or undoes one it did not.
 func Open(ctx context.Context, cfg Config, passphrase []byte) (*Vault, error) {
 	cfg = cfg.withDefaults()
+	// Checked before the lock, whose file would otherwise be made in a
+	// directory that holds no vault.
+	if _, err := os.Stat(filepath.Join(cfg.Home, KeyFile)); errors.Is(err, os.ErrNotExist) {
+		return nil, trove.Errorf(trove.ENOTFOUND, "no vault in %s (run `trove init` first)", cfg.Home)
+	}
+	unlock, err := lockKey(ctx, cfg.Home, cfg.KeyLockWait)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	if err := removeKeyTemporaries(cfg.Home); err != nil {
+		return nil, err
+	}
 	sealed, err := os.ReadFile(filepath.Join(cfg.Home, KeyFile))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, trove.Errorf(trove.ENOTFOUND, "no vault in %s (run `trove init` first)", cfg.Home)
@@ -196,16 +238,24 @@ func Open(ctx context.Context, cfg Config, passphrase []byte) (*Vault, error) {
 	if err != nil {
 		return nil, err
 	}
-	var owner string
-	if err := db.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = 'owner_did'`).Scan(&owner); err != nil {
+	var ownerDID string
+	if err := db.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = 'owner_did'`).Scan(&ownerDID); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("read owner DID: %w", err)
 	}
-	if owner != key.DID() {
+	if key, err = settleNextKey(cfg.Home, ownerDID, key, passphrase); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("open vault: the database belongs to %s, the key to %s", owner, key.DID())
+		return nil, err
 	}
-	return newVault(cfg, db, key)
+	if ownerDID != key.DID() {
+		db.Close()
+		return nil, fmt.Errorf("open vault: the database belongs to %s, the key to %s", ownerDID, key.DID())
+	}
+	if err := fillFirstKey(ctx, db, key); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return newVault(ctx, cfg, db, key)
 }
 
 // Close finishes the queued writes and releases the database and the
@@ -221,11 +271,14 @@ func (v *Vault) Close() error {
 }
 
 // DID returns the owner's DID, which is the vault's identity.
-func (v *Vault) DID() string { return v.key.DID() }
+func (v *Vault) DID() string { return v.signer().DID() }
 
 // DIDDocument returns the vault's did:web DID document, for
-// GET /.well-known/did.json: the owner's key as the assertion key, the
-// did:key as alsoKnownAs. A vault without a WebHost has none (ENOTFOUND).
+// GET /.well-known/did.json: its identifier stays the same across key
+// rotations; every key the owner has had is an assertion key (the current
+// one first, so what earlier keys signed still verifies), only the
+// current one authenticates, and alsoKnownAs lists the owner's did:keys,
+// current first. A vault without a WebHost has none (ENOTFOUND).
 func (v *Vault) DIDDocument(context.Context) ([]byte, error) {
 	if v.cfg.WebHost == "" {
 		return nil, trove.Errorf(trove.ENOTFOUND, "this vault has no domain, so no did:web document")
@@ -234,7 +287,8 @@ func (v *Vault) DIDDocument(context.Context) ([]byte, error) {
 	if err != nil {
 		return nil, &trove.Error{Code: trove.EINTERNAL, Message: "the configured web host is not usable", Err: err}
 	}
-	return did.Document(id, []ed25519.PublicKey{v.key.Public()}, v.DID())
+	o := v.owner.Load()
+	return did.OwnerDocument(id, o.pubs, o.dids...)
 }
 
 // Home returns the directory the vault lives in.

@@ -324,6 +324,39 @@ type ReceiptBundle struct {
 	Receipt string `json:"receipt"`
 }
 
+// RotationChain defines model for RotationChain.
+type RotationChain struct {
+	Rotations []RotationLink `json:"rotations"`
+}
+
+// RotationLink defines model for RotationLink.
+type RotationLink struct {
+	// ChainProof Consistency proof from the previous link's handover to this one's; empty for the first link.
+	ChainProof [][]byte `json:"chain_proof"`
+
+	// Cosignature The same payload signed by the new key.
+	Cosignature string `json:"cosignature"`
+
+	// Entry The did.rotated entry's bytes.
+	Entry []byte `json:"entry"`
+
+	// Handover The retiring DID's last checkpoint, over the tree of index+1 entries.
+	Handover       string   `json:"handover"`
+	InclusionProof [][]byte `json:"inclusion_proof"`
+
+	// Index The index of the did.rotated log entry.
+	Index uint64 `json:"index"`
+
+	// Statement The rotation statement, a compact JWS by the retiring key (typ trove-rotation+jwt).
+	Statement string `json:"statement"`
+
+	// StatementProof Consistency proof from the statement's log size to the handover's.
+	StatementProof [][]byte `json:"statement_proof"`
+
+	// Successor The same tree's checkpoint signed by the new DID.
+	Successor string `json:"successor"`
+}
+
 // VerificationMethod defines model for VerificationMethod.
 type VerificationMethod struct {
 	Controller string `json:"controller"`
@@ -479,8 +512,10 @@ type ClientInterface interface {
 	// GetDIDDocument The vault's did:web DID document, for a vault published at a domain.
 	//
 	// A vault with a domain (`TROVE_WEB_HOST`) is `did:web:` that domain; its
-	// document lists the owner's keys (the last one current) and names the
-	// vault's did:key in `alsoKnownAs`. A vault without a domain is its
+	// document keeps that identifier across key rotations and lists every
+	// key the owner has had as an assertion key (the current one first),
+	// only the current one for authentication, and the owner's did:keys in
+	// `alsoKnownAs` (current first). A vault without a domain is its
 	// did:key alone, which needs no document: 404.
 	//
 	// Corresponds with GET /.well-known/did.json (the `GetDIDDocument` operationId).
@@ -615,6 +650,27 @@ type ClientInterface interface {
 	// Corresponds with POST /v1/consent-requests/{id}/reply (the `ReplyToCounterOffer` operationId).
 	ReplyToCounterOffer(ctx context.Context, id ID, body ReplyToCounterOfferJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetRotations The chain of the owner's key rotations, oldest first, verifiable offline.
+	//
+	// A vault's DID is the did:key of its owner key, so rotating the key
+	// (`trove did rotate`) gives the vault a new DID. Each link takes the
+	// previous DID to the next: a rotation statement (compact JWS, typ
+	// `trove-rotation+jwt`, signed by the retiring key: `iss` old DID,
+	// `sub` new DID, `iat`, `jti`, `log_size`, `log_root`) and its
+	// co-signature by the new key over the same payload; the `did.rotated`
+	// log entry at `index`; the handover checkpoint (the old DID's last,
+	// over the tree of `index`+1 entries) and the successor checkpoint (the
+	// same tree, signed by the new DID); the entry's inclusion proof under
+	// the handover, the consistency proof from the statement's tree to the
+	// handover, and the one from the previous link's handover (empty for
+	// the first link). A requester that knew an earlier DID follows the
+	// chain to the current one; a vault never rotated answers an empty
+	// list. Each statement is at most 8 KiB, the chain at most 1 MiB and
+	// 64 links.
+	//
+	// Corresponds with GET /v1/did/rotations (the `GetRotations` operationId).
+	GetRotations(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// SubmitJobWithBody Run an algorithm under a consent.
 	//
 	// The presentation (VP-JWT) holds the consent credential and is bound
@@ -688,8 +744,10 @@ type ClientInterface interface {
 // GetDIDDocument The vault's did:web DID document, for a vault published at a domain.
 //
 // A vault with a domain (`TROVE_WEB_HOST`) is `did:web:` that domain; its
-// document lists the owner's keys (the last one current) and names the
-// vault's did:key in `alsoKnownAs`. A vault without a domain is its
+// document keeps that identifier across key rotations and lists every
+// key the owner has had as an assertion key (the current one first),
+// only the current one for authentication, and the owner's did:keys in
+// `alsoKnownAs` (current first). A vault without a domain is its
 // did:key alone, which needs no document: 404.
 //
 // Corresponds with GET /.well-known/did.json (the `GetDIDDocument` operationId).
@@ -984,6 +1042,37 @@ func (c *Client) ReplyToCounterOfferWithBody(ctx context.Context, id ID, content
 // Corresponds with POST /v1/consent-requests/{id}/reply (the `ReplyToCounterOffer` operationId).
 func (c *Client) ReplyToCounterOffer(ctx context.Context, id ID, body ReplyToCounterOfferJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewReplyToCounterOfferRequest(c.Server, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetRotations The chain of the owner's key rotations, oldest first, verifiable offline.
+//
+// A vault's DID is the did:key of its owner key, so rotating the key
+// (`trove did rotate`) gives the vault a new DID. Each link takes the
+// previous DID to the next: a rotation statement (compact JWS, typ
+// `trove-rotation+jwt`, signed by the retiring key: `iss` old DID,
+// `sub` new DID, `iat`, `jti`, `log_size`, `log_root`) and its
+// co-signature by the new key over the same payload; the `did.rotated`
+// log entry at `index`; the handover checkpoint (the old DID's last,
+// over the tree of `index`+1 entries) and the successor checkpoint (the
+// same tree, signed by the new DID); the entry's inclusion proof under
+// the handover, the consistency proof from the statement's tree to the
+// handover, and the one from the previous link's handover (empty for
+// the first link). A requester that knew an earlier DID follows the
+// chain to the current one; a vault never rotated answers an empty
+// list. Each statement is at most 8 KiB, the chain at most 1 MiB and
+// 64 links.
+//
+// Corresponds with GET /v1/did/rotations (the `GetRotations` operationId).
+func (c *Client) GetRotations(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetRotationsRequest(c.Server)
 	if err != nil {
 		return nil, err
 	}
@@ -1584,6 +1673,33 @@ func NewReplyToCounterOfferRequestWithBody(server string, id ID, contentType str
 	return req, nil
 }
 
+// NewGetRotationsRequest constructs an http.Request for the GetRotations method
+func NewGetRotationsRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/did/rotations")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewSubmitJobRequest calls the generic SubmitJob builder with application/json body
 func NewSubmitJobRequest(server string, body SubmitJobJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -1950,8 +2066,10 @@ type ClientWithResponsesInterface interface {
 	// GetDIDDocumentWithResponse The vault's did:web DID document, for a vault published at a domain.
 	//
 	// A vault with a domain (`TROVE_WEB_HOST`) is `did:web:` that domain; its
-	// document lists the owner's keys (the last one current) and names the
-	// vault's did:key in `alsoKnownAs`. A vault without a domain is its
+	// document keeps that identifier across key rotations and lists every
+	// key the owner has had as an assertion key (the current one first),
+	// only the current one for authentication, and the owner's did:keys in
+	// `alsoKnownAs` (current first). A vault without a domain is its
 	// did:key alone, which needs no document: 404.
 	//
 	// Returns a wrapper object for the known response body format(s).
@@ -2099,6 +2217,29 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /v1/consent-requests/{id}/reply (the `ReplyToCounterOffer` operationId).
 	ReplyToCounterOfferWithResponse(ctx context.Context, id ID, body ReplyToCounterOfferJSONRequestBody, reqEditors ...RequestEditorFn) (*ReplyToCounterOfferResponse, error)
+
+	// GetRotationsWithResponse The chain of the owner's key rotations, oldest first, verifiable offline.
+	//
+	// A vault's DID is the did:key of its owner key, so rotating the key
+	// (`trove did rotate`) gives the vault a new DID. Each link takes the
+	// previous DID to the next: a rotation statement (compact JWS, typ
+	// `trove-rotation+jwt`, signed by the retiring key: `iss` old DID,
+	// `sub` new DID, `iat`, `jti`, `log_size`, `log_root`) and its
+	// co-signature by the new key over the same payload; the `did.rotated`
+	// log entry at `index`; the handover checkpoint (the old DID's last,
+	// over the tree of `index`+1 entries) and the successor checkpoint (the
+	// same tree, signed by the new DID); the entry's inclusion proof under
+	// the handover, the consistency proof from the statement's tree to the
+	// handover, and the one from the previous link's handover (empty for
+	// the first link). A requester that knew an earlier DID follows the
+	// chain to the current one; a vault never rotated answers an empty
+	// list. Each statement is at most 8 KiB, the chain at most 1 MiB and
+	// 64 links.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/did/rotations (the `GetRotations` operationId).
+	GetRotationsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetRotationsResponse, error)
 
 	// SubmitJobWithBodyWithResponse Run an algorithm under a consent.
 	//
@@ -3124,6 +3265,68 @@ func (r ReplyToCounterOfferResponse) ContentType() string {
 	return ""
 }
 
+// GetRotationsResponse429Headers the declared response headers of an HTTP 429 response for GetRotations
+type GetRotationsResponse429Headers struct {
+	RetryAfter *int
+}
+
+type GetRotationsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *RotationChain
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooMany
+	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
+	ApplicationproblemJSONDefault *Problem
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetRotationsResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetRotationsResponse) GetJSON200() *RotationChain {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r GetRotationsResponse) GetApplicationproblemJSON429() *TooMany {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSONDefault returns the response for an HTTP default `application/problem+json` response
+func (r GetRotationsResponse) GetApplicationproblemJSONDefault() *Problem {
+	return r.ApplicationproblemJSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r GetRotationsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetRotationsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetRotationsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetRotationsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // SubmitJobResponse429Headers the declared response headers of an HTTP 429 response for SubmitJob
 type SubmitJobResponse429Headers struct {
 	RetryAfter *int
@@ -3714,8 +3917,10 @@ func (r GetStatusListResponse) ContentType() string {
 // GetDIDDocumentWithResponse The vault's did:web DID document, for a vault published at a domain.
 //
 // A vault with a domain (`TROVE_WEB_HOST`) is `did:web:` that domain; its
-// document lists the owner's keys (the last one current) and names the
-// vault's did:key in `alsoKnownAs`. A vault without a domain is its
+// document keeps that identifier across key rotations and lists every
+// key the owner has had as an assertion key (the current one first),
+// only the current one for authentication, and the owner's did:keys in
+// `alsoKnownAs` (current first). A vault without a domain is its
 // did:key alone, which needs no document: 404.
 //
 // Returns a wrapper object for the known response body format(s).
@@ -3964,6 +4169,35 @@ func (c *ClientWithResponses) ReplyToCounterOfferWithResponse(ctx context.Contex
 		return nil, err
 	}
 	return ParseReplyToCounterOfferResponse(rsp)
+}
+
+// GetRotationsWithResponse The chain of the owner's key rotations, oldest first, verifiable offline.
+//
+// A vault's DID is the did:key of its owner key, so rotating the key
+// (`trove did rotate`) gives the vault a new DID. Each link takes the
+// previous DID to the next: a rotation statement (compact JWS, typ
+// `trove-rotation+jwt`, signed by the retiring key: `iss` old DID,
+// `sub` new DID, `iat`, `jti`, `log_size`, `log_root`) and its
+// co-signature by the new key over the same payload; the `did.rotated`
+// log entry at `index`; the handover checkpoint (the old DID's last,
+// over the tree of `index`+1 entries) and the successor checkpoint (the
+// same tree, signed by the new DID); the entry's inclusion proof under
+// the handover, the consistency proof from the statement's tree to the
+// handover, and the one from the previous link's handover (empty for
+// the first link). A requester that knew an earlier DID follows the
+// chain to the current one; a vault never rotated answers an empty
+// list. Each statement is at most 8 KiB, the chain at most 1 MiB and
+// 64 links.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/did/rotations (the `GetRotations` operationId).
+func (c *ClientWithResponses) GetRotationsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetRotationsResponse, error) {
+	rsp, err := c.GetRotations(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetRotationsResponse(rsp)
 }
 
 // SubmitJobWithBodyWithResponse Run an algorithm under a consent.
@@ -4926,6 +5160,59 @@ func ParseReplyToCounterOfferResponse(rsp *http.Response) (*ReplyToCounterOfferR
 	return response, nil
 }
 
+// ParseGetRotationsResponse parses an HTTP response from a GetRotationsWithResponse call
+func ParseGetRotationsResponse(rsp *http.Response) (*GetRotationsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetRotationsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest RotationChain
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooMany
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers GetRotationsResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseSubmitJobResponse parses an HTTP response from a SubmitJobWithResponse call
 func ParseSubmitJobResponse(rsp *http.Response) (*SubmitJobResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -5479,6 +5766,9 @@ type ServerInterface interface {
 	// ReplyToCounterOffer Accept or decline the owner's counter-offer.
 	// (POST /v1/consent-requests/{id}/reply)
 	ReplyToCounterOffer(ctx echo.Context, id ID) error
+	// GetRotations The chain of the owner's key rotations, oldest first, verifiable offline.
+	// (GET /v1/did/rotations)
+	GetRotations(ctx echo.Context) error
 	// SubmitJob Run an algorithm under a consent.
 	// (POST /v1/jobs)
 	SubmitJob(ctx echo.Context) error
@@ -5657,6 +5947,15 @@ func (w *ServerInterfaceWrapper) ReplyToCounterOffer(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.ReplyToCounterOffer(ctx, id)
+	return err
+}
+
+// GetRotations converts echo context to params.
+func (w *ServerInterfaceWrapper) GetRotations(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetRotations(ctx)
 	return err
 }
 
@@ -5842,6 +6141,7 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/healthz", wrapper.GetHealth, options.OperationMiddlewares["getHealth"]...)
 	router.GET(options.BaseURL+"/openapi.yaml", wrapper.GetOpenAPI, options.OperationMiddlewares["getOpenAPI"]...)
 	router.GET(options.BaseURL+"/.well-known/did.json", wrapper.GetDIDDocument, options.OperationMiddlewares["getDIDDocument"]...)
+	router.GET(options.BaseURL+"/v1/did/rotations", wrapper.GetRotations, options.OperationMiddlewares["getRotations"]...)
 	router.GET(options.BaseURL+"/v1/catalog", wrapper.GetCatalog, options.OperationMiddlewares["getCatalog"]...)
 	router.POST(options.BaseURL+"/v1/consent-requests", wrapper.SubmitConsentRequest, options.OperationMiddlewares["submitConsentRequest"]...)
 	router.GET(options.BaseURL+"/v1/consent-requests/:id", wrapper.GetConsentRequest, options.OperationMiddlewares["getConsentRequest"]...)

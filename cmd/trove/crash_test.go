@@ -104,13 +104,14 @@ func TestCrashKeepsEveryReceipt(t *testing.T) {
 	}
 }
 
-func crashOnce(t *testing.T, bin string, seed uint64) {
+// approvedVault makes a vault in home, closed once made, with a dataset
+// "d" and a consent for builtin:stats@1 on it with runs to spare, and
+// returns the requester's key, the consent credential and the vault's
+// DID.
+func approvedVault(t *testing.T, home, pass string, workFactor int) (*did.Key, string, string) {
+	t.Helper()
 	ctx := context.Background()
-	rng := mrand.New(mrand.NewPCG(seed, seed))
-	home, pass := filepath.Join(t.TempDir(), "vault"), "crash test passphrase"
-
-	// Set the vault up in process: a dataset and a consent with runs to spare.
-	v, err := vault.Create(ctx, vault.Config{Home: home, WorkFactor: 10}, []byte(pass))
+	v, err := vault.Create(ctx, vault.Config{Home: home, WorkFactor: workFactor}, []byte(pass))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +123,7 @@ func crashOnce(t *testing.T, bin string, seed uint64) {
 		t.Fatal(err)
 	}
 	now := time.Now()
-	token, err := consent.SignRequest(key, consent.Request{ID: "req-crash", Requester: key.DID(), Vault: v.DID(), Dataset: "d",
+	token, err := consent.SignRequest(key, consent.Request{ID: "req-test", Requester: key.DID(), Vault: v.DID(), Dataset: "d",
 		Algorithm: "builtin:stats@1", Purpose: "crash test", PurposeCode: consent.PurposeResearch, MaxRuns: 1000,
 		Output: consent.OutputPolicy{Policy: consent.OutputRelease}, Price: consent.Money{Amount: 3, Currency: "EUR"}, Per: consent.PerRun,
 		ExpiresAt: now.Add(time.Hour), CreatedAt: now}, now)
@@ -132,7 +133,7 @@ func crashOnce(t *testing.T, bin string, seed uint64) {
 	if _, err := v.SubmitRequest(ctx, token); err != nil {
 		t.Fatal(err)
 	}
-	approved, err := v.Approve(ctx, "req-crash")
+	approved, err := v.Approve(ctx, "req-test")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,6 +141,15 @@ func crashOnce(t *testing.T, bin string, seed uint64) {
 	if err := v.Close(); err != nil {
 		t.Fatal(err)
 	}
+	return key, approved.Credential, vaultDID
+}
+
+func crashOnce(t *testing.T, bin string, seed uint64) {
+	ctx := context.Background()
+	rng := mrand.New(mrand.NewPCG(seed, seed))
+	home, pass := filepath.Join(t.TempDir(), "vault"), "crash test passphrase"
+
+	key, credential, vaultDID := approvedVault(t, home, pass, 10)
 
 	proc := startVault(t, bin, home, pass)
 	client, err := api.NewClient(proc.url, nil)
@@ -166,7 +176,7 @@ func crashOnce(t *testing.T, bin string, seed uint64) {
 				if err != nil {
 					return // the vault is gone
 				}
-				vp, err := consent.Present(key, approved.Credential, ch.Nonce, ch.Audience, time.Now(), time.Minute)
+				vp, err := consent.Present(key, credential, ch.Nonce, ch.Audience, time.Now(), time.Minute)
 				if err != nil {
 					t.Error(err)
 					return

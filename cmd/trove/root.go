@@ -75,7 +75,7 @@ Start with:  trove demo`,
 	root.PersistentFlags().StringVar(&cfg.Home, "home", cfg.Home, "vault home directory ($TROVE_HOME)")
 	root.PersistentFlags().StringVar(&cfg.RequesterHome, "requester-home", cfg.RequesterHome, "requester home directory ($TROVE_REQUESTER_HOME)")
 	root.AddGroup(&cobra.Group{ID: "owner", Title: "Vault owner:"}, &cobra.Group{ID: "requester", Title: "Requester (AI company, researcher):"})
-	for _, c := range []*cobra.Command{initCmd(cfg), serveCmd(cfg), uiCmd(cfg), dataCmd(cfg), consentCmd(cfg), policyCmd(cfg), logCmd(cfg), claimsCmd(cfg), jobsCmd(cfg)} {
+	for _, c := range []*cobra.Command{initCmd(cfg), didCmd(cfg), serveCmd(cfg), uiCmd(cfg), dataCmd(cfg), consentCmd(cfg), policyCmd(cfg), logCmd(cfg), claimsCmd(cfg), jobsCmd(cfg)} {
 		c.GroupID = "owner"
 		root.AddCommand(c)
 	}
