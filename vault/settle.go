@@ -89,4 +89,3 @@ func checkPool(pool, price int64) error {
 	}
 	return nil
 }
-
