@@ -159,7 +159,7 @@ func (r *Requester) RequestConsent(ctx context.Context, c *api.Client, ask Ask) 
 		return nil, err
 	}
 	if ask.WebDID != "" {
-		if _, err := r.BindWeb(ctx, ask.WebDID, cat.Vault); err != nil {
+		if _, err := r.BindWeb(ctx, c, ask.WebDID, cat.Vault); err != nil {
 			return nil, err
 		}
 	}

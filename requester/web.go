@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/trove-project/trove"
+	"github.com/trove-project/trove/api"
 	"github.com/trove-project/trove/did"
 )
 
@@ -34,8 +35,7 @@ const (
 	// 200, oversized, not HTTPS (EUNAVAILABLE).
 	ReasonWebUnresolvable = "did_web_unresolvable"
 	// ReasonWebMismatch: the document does not vouch for the vault's
-	// did:key, or is about another DID, or the vault's did:key is not the
-	// one kept for this did:web (EFORBIDDEN).
+	// did:key, or is about another DID (EFORBIDDEN).
 	ReasonWebMismatch = "did_web_mismatch"
 	// ReasonWebRetired: the vault answers under a did:key the document
 	// still lists, but not first: a key retired by a rotation (EFORBIDDEN).
@@ -55,9 +55,13 @@ func CheckWebDID(webDID string) error {
 // 5 s timeout, 64 KiB, no redirects, a 5-minute cache) and checks that its
 // document is about webDID, names vaultDID — the did:key the vault says it
 // is, in its catalog — first in alsoKnownAs, and lists vaultDID's key as
-// an assertion method. It then keeps the binding in the home. Each refusal
-// is a *trove.Error with one of the Reason* reasons, and keeps nothing.
-func (r *Requester) BindWeb(ctx context.Context, webDID, vaultDID string) (*WebBinding, error) {
+// an assertion method. When a binding is kept for webDID under another
+// did:key, vaultDID must be that did:key's successor through the rotation
+// chain the vault behind c serves, verified (FollowRotation). It then
+// keeps the binding in the home. Each refusal is a *trove.Error with one
+// of the Reason* reasons (or, for a rotation that does not verify,
+// bad_rotation or log_rewritten), and keeps nothing.
+func (r *Requester) BindWeb(ctx context.Context, c *api.Client, webDID, vaultDID string) (*WebBinding, error) {
 	if err := CheckWebDID(webDID); err != nil {
 		return nil, err
 	}
@@ -79,7 +83,7 @@ func (r *Requester) BindWeb(ctx context.Context, webDID, vaultDID string) (*WebB
 	case err == nil && kept.WebDID != webDID:
 		return nil, fmt.Errorf("the binding kept for %s in %s is about %q", webDID, name, kept.WebDID)
 	case err == nil:
-		if err := sameVault(&kept, vaultDID); err != nil {
+		if err := r.sameVault(ctx, c, &kept, vaultDID); err != nil {
 			return nil, err
 		}
 	case trove.ErrorCode(err) != trove.ENOTFOUND:
@@ -120,16 +124,24 @@ func vouches(res *did.Resolved, vaultDID string) error {
 
 // sameVault checks a fresh binding against the one kept for the same
 // did:web. A different did:key means the owner rotated the vault's key
-// since the binding was kept. This is where a rotation will be followed,
-// through the chain the vault serves at GET /v1/did/rotations, verified
-// from the kept did:key to the new one; until then it is refused.
-func sameVault(kept *WebBinding, vaultDID string) error {
+// since the binding was kept, or the domain now serves another vault: the
+// new did:key is accepted only as a successor of the kept one through the
+// vault's rotation chain (GET /v1/did/rotations), verified against the
+// checkpoints kept from the vault.
+func (r *Requester) sameVault(ctx context.Context, c *api.Client, kept *WebBinding, vaultDID string) error {
 	if kept.VaultDID == vaultDID {
 		return nil
 	}
-	return &trove.Error{Code: trove.EFORBIDDEN, Reason: ReasonWebMismatch,
-		Message: fmt.Sprintf("%s vouched for %s when first verified (%s) and now for %s: following a key rotation is not supported yet",
-			kept.WebDID, kept.VaultDID, kept.VerifiedAt.Format(time.RFC3339), vaultDID)}
+	if err := r.ensureSuccessor(ctx, c, kept.VaultDID, vaultDID); err != nil {
+		var te *trove.Error
+		if errors.As(err, &te) && (te.Reason == "bad_rotation" || te.Reason == "log_rewritten") {
+			return &trove.Error{Code: te.Code, Reason: te.Reason, Err: err,
+				Message: fmt.Sprintf("%s vouched for %s when first verified (%s) and now for %s, which the vault's rotation chain does not show to be its successor: %s",
+					kept.WebDID, kept.VaultDID, kept.VerifiedAt.Format(time.RFC3339), vaultDID, te.Message)}
+		}
+		return err
+	}
+	return nil
 }
 
 // webBindingFile names the file a did:web's binding is kept in: readable,

@@ -107,7 +107,7 @@ func TestBindWebVerifiesTheVaultsDomain(t *testing.T) {
 		t.Fatalf("kept binding %+v, %v", b, err)
 	}
 	// Verified again: the same did:key, the same binding.
-	if _, err := r.BindWeb(ctx, wv.webDID, wv.vault.DID()); err != nil {
+	if _, err := r.BindWeb(ctx, wv.client, wv.webDID, wv.vault.DID()); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -211,16 +211,18 @@ func TestBindWebRefuses(t *testing.T) {
 		})
 	}
 	// The vouching document itself is accepted, with the test switch.
-	if _, err := newRequester(t, requester.Options{WebLoopbackHTTP: true}).BindWeb(ctx, vouching, wv.vault.DID()); err != nil {
+	if _, err := newRequester(t, requester.Options{WebLoopbackHTTP: true}).BindWeb(ctx, wv.client, vouching, wv.vault.DID()); err != nil {
 		t.Fatalf("the vouching document: %v", err)
 	}
 }
 
-// Once a binding is kept, a vault answering under another did:key — even
-// one the document now names first, as after a key rotation — is refused
-// with did_web_mismatch, and the kept binding stays.
+// Once a binding is kept, a did:key the document now names first but that
+// is no successor of the kept one through the vault's rotation chain (the
+// domain now serves an unrelated vault, whose chain is empty) is refused
+// with bad_rotation, and the kept binding stays.
 func TestBindWebKeptBindingChanged(t *testing.T) {
 	ctx := context.Background()
+	unrelated := serveWebVault(t, false)
 	a, err := did.Generate(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -247,7 +249,7 @@ func TestBindWebKeptBindingChanged(t *testing.T) {
 	})
 	clk := time.Now()
 	r := newRequester(t, requester.Options{WebLoopbackHTTP: true, Now: func() time.Time { mu.Lock(); defer mu.Unlock(); return clk }})
-	if _, err := r.BindWeb(ctx, webDID, a.DID()); err != nil {
+	if _, err := r.BindWeb(ctx, unrelated.client, webDID, a.DID()); err != nil {
 		t.Fatal(err)
 	}
 	// The owner rotates to b: the document lists b first, then a.
@@ -255,11 +257,11 @@ func TestBindWebKeptBindingChanged(t *testing.T) {
 	current = []*did.Key{a, b}
 	clk = clk.Add(did.DefaultWebTTL + time.Second) // past the resolver's cache
 	mu.Unlock()
-	_, err = r.BindWeb(ctx, webDID, b.DID())
-	if trove.ErrorReason(err) != requester.ReasonWebMismatch || !strings.Contains(trove.ErrorMessage(err), "rotation") {
+	_, err = r.BindWeb(ctx, unrelated.client, webDID, b.DID())
+	if trove.ErrorReason(err) != "bad_rotation" || !strings.Contains(trove.ErrorMessage(err), "successor") {
 		t.Fatalf("a new did:key for a kept did:web: %v", err)
 	}
-	if _, err := r.BindWeb(ctx, webDID, a.DID()); trove.ErrorReason(err) != requester.ReasonWebRetired {
+	if _, err := r.BindWeb(ctx, unrelated.client, webDID, a.DID()); trove.ErrorReason(err) != requester.ReasonWebRetired {
 		t.Fatalf("the old did:key after the rotation: %v", err)
 	}
 	files, _ := filepath.Glob(filepath.Join(r.Home(), "web", "*.json"))
@@ -269,5 +271,49 @@ func TestBindWebKeptBindingChanged(t *testing.T) {
 	data, err := os.ReadFile(files[0])
 	if err != nil || !bytes.Contains(data, []byte(fmt.Sprintf("%q", a.DID()))) {
 		t.Fatalf("the kept binding changed: %s %v", data, err)
+	}
+}
+
+// A vault at its own domain rotates its key: the kept binding follows the
+// new did:key through the verified rotation chain, the old did:key is
+// then refused as retired, and a consent request goes to the new one.
+func TestBindWebFollowsARotation(t *testing.T) {
+	ctx := context.Background()
+	wv := serveWebVault(t, true)
+	r := newRequester(t, requester.Options{WebLoopbackHTTP: true})
+	old := wv.vault.DID()
+	if _, err := r.RequestConsent(ctx, wv.client, webAsk(wv.webDID)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := wv.vault.Rotate(ctx, []byte("p")); err != nil {
+		t.Fatal(err)
+	}
+	// The same home opened again (as the next CLI command would): its
+	// resolver's cache is empty, so the rotated document is read afresh.
+	r2, err := requester.Open(r.Home(), []byte("p"), requester.Options{WebLoopbackHTTP: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := r2.RequestConsent(ctx, wv.client, webAsk(wv.webDID))
+	if err != nil {
+		t.Fatalf("a request after the rotation: %v", err)
+	}
+	p, err := r2.Request(st.ID)
+	if err != nil || p.Vault != wv.vault.DID() || p.Vault == old || p.WebDID != wv.webDID {
+		t.Fatalf("kept request %+v, %v", p, err)
+	}
+	if succ, err := r2.Successors(old); err != nil || len(succ) != 1 || succ[0] != wv.vault.DID() {
+		t.Fatalf("successors of the old DID: %v, %v", succ, err)
+	}
+	files, _ := filepath.Glob(filepath.Join(r2.Home(), "web", "*.json"))
+	var b requester.WebBinding
+	if len(files) != 1 {
+		t.Fatalf("kept bindings: %v", files)
+	}
+	if data, err := os.ReadFile(files[0]); err != nil || json.Unmarshal(data, &b) != nil || b.VaultDID != wv.vault.DID() {
+		t.Fatalf("kept binding %+v, %v", b, err)
+	}
+	if _, err := r2.BindWeb(ctx, wv.client, wv.webDID, old); trove.ErrorReason(err) != requester.ReasonWebRetired {
+		t.Fatalf("the retired did:key: %v", err)
 	}
 }

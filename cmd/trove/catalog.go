@@ -58,7 +58,13 @@ func catalogCmd(cfg *Config) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				if _, err := r.BindWeb(ctx, vaultDID, cat.JSON200.Vault); err != nil {
+				// The client follows a key rotation, if the did:key
+				// differs from the one verified before for this did:web.
+				vc, err := api.NewClient(vaultURL, nil)
+				if err != nil {
+					return err
+				}
+				if _, err := r.BindWeb(ctx, vc, vaultDID, cat.JSON200.Vault); err != nil {
 					return err
 				}
 			}
