@@ -372,3 +372,48 @@ func TestSettleFreeRound(t *testing.T) {
 		t.Fatalf("a free round: %+v, %v", got, err)
 	}
 }
+
+// Settlement across an owner key rotation: a claim signed by the retired
+// DID and one signed by its successor are both settled with credentials
+// naming the DID the coordinator knew when training began (the retired
+// one); each response names the DID that signed its claim.
+func TestSettleAcrossARotation(t *testing.T) {
+	w := newShareWorld(t)
+	old := w.vault.DID()
+	before := w.run(w.shared)
+	if _, err := w.vault.Rotate(w.ctx, testPass); err != nil {
+		t.Fatal(err)
+	}
+	after := w.run(w.shared)
+	if before.Vault != old || after.Vault != w.vault.DID() || after.Vault == old {
+		t.Fatalf("claims signed by %s and %s; the vault was %s, is %s", before.Vault, after.Vault, old, w.vault.DID())
+	}
+	for _, c := range []*ledger.Claim{before, after} {
+		cred := w.contribution(w.key, c, func(cc *consent.Contribution) { cc.Subject = old })
+		resp, err := ledger.SignClaimResponse(w.key, ledger.ClaimResponse{Requester: w.key.DID(), Vault: c.Vault, ClaimID: c.ID,
+			ReceiptIDs: []string{c.ReceiptID}, Action: ledger.Settle, Contribution: cred, IssuedAt: time.Now()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := w.vault.RespondClaim(w.ctx, c.ID, ledger.Settle, resp)
+		if err != nil {
+			t.Fatalf("claim by %s: %v", c.Vault, err)
+		}
+		if got.State != ledger.ClaimStateSettled || got.Settled == nil || *got.Settled != sharePrice {
+			t.Fatalf("claim by %s settled as %+v", c.Vault, got)
+		}
+	}
+	// A credential for a DID the owner never had is still refused.
+	stranger, err := did.Generate(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := w.run(w.shared)
+	cred := w.contribution(w.key, c, func(cc *consent.Contribution) { cc.Subject = stranger.DID() })
+	if _, err := w.vault.RespondClaim(w.ctx, c.ID, ledger.Settle, w.response(w.key, c, ledger.Settle, cred)); trove.ErrorReason(err) != "contribution_subject" {
+		t.Fatalf("a credential for a stranger: %v", err)
+	}
+	if _, err := w.vault.VerifyLog(w.ctx); err != nil {
+		t.Fatal(err)
+	}
+}
