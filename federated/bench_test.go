@@ -28,7 +28,7 @@ func BenchmarkRound(b *testing.B) {
 	defer s.Close()
 	tc := s.Training
 	tc.Standardise = false
-	if tc.Center, tc.Scale, tc.Features, err = moments(ctx, s.Train, tc.Target, tc.Classes); err != nil {
+	if tc.Center, tc.Scale, tc.Features, err = HeldOutMoments(ctx, s.Train, tc.Target, tc.Classes); err != nil {
 		b.Fatal(err)
 	}
 	tc.Rounds, tc.Detector = MaxRounds, &Detector{}

@@ -47,7 +47,7 @@ func localRounds(t *testing.T, seed uint64, n, flipped, rounds int, det Detector
 			flipLabels(tables[i], bcLabel, k)
 		}
 	}
-	center, scale, features, err := moments(ctx, data.Take(train), bcLabel, 2)
+	center, scale, features, err := HeldOutMoments(ctx, data.Take(train), bcLabel, 2)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -310,7 +310,7 @@ func NewSim(ctx context.Context, cfg SimConfig) (_ *Sim, err error) {
 		// Moments have no private form: under dp the coordinator
 		// standardises by its own held-out rows, which it holds anyway.
 		if tc.Center == nil {
-			tc.Center, tc.Scale, tc.Features, err = moments(ctx, tc.Test, tc.Target, tc.Classes)
+			tc.Center, tc.Scale, tc.Features, err = HeldOutMoments(ctx, tc.Test, tc.Target, tc.Classes)
 			if err != nil {
 				return nil, err
 			}
@@ -523,9 +523,11 @@ func summarise(res *SimResult, st *State) {
 	}
 }
 
-// moments returns the mean and deviation of each feature of t, by the
-// built-in's moments mode.
-func moments(ctx context.Context, t *dataset.Table, target string, classes int) (center, scale []float64, features []string, err error) {
+// HeldOutMoments returns the mean and deviation of each feature of t, by
+// the built-in's moments mode: what a coordinator standardises by under
+// dp, where the vaults' moments have no private form, from rows it holds
+// itself (its test set).
+func HeldOutMoments(ctx context.Context, t *dataset.Table, target string, classes int) (center, scale []float64, features []string, err error) {
 	p := map[string]any{"target": target, "moments": true}
 	if classes != 0 {
 		p["classes"] = classes
@@ -570,7 +572,7 @@ func Centralized(ctx context.Context, t *dataset.Table, cfg Config, policy compu
 	m := compute.LogRegModel{Target: cfg.Target, Classes: cfg.Classes, Features: cfg.Features, Center: cfg.Center, Scale: cfg.Scale}
 	if m.Center == nil && cfg.Standardise {
 		var err error
-		if m.Center, m.Scale, m.Features, err = moments(ctx, t, cfg.Target, cfg.Classes); err != nil {
+		if m.Center, m.Scale, m.Features, err = HeldOutMoments(ctx, t, cfg.Target, cfg.Classes); err != nil {
 			return m, err
 		}
 	}

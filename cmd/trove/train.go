@@ -64,8 +64,9 @@ model is scored on that labelled file. --dp-epsilon E asks each vault for
 consent under the dp output policy, each round spending an equal share of E
 (in zCDP's ρ, δ 1e-5) on DP-SGD that protects each of its rows (one
 full-batch step per round at learning rate 0.5 unless --epochs and
---learning-rate say otherwise; features are not standardised, as moments
-have no private form), and takes only updates released under dp from vaults
+--learning-rate say otherwise; the vaults' feature moments have no private
+form, so features are standardised by the --test file's rows when one is
+given, and not at all otherwise), and takes only updates released under dp from vaults
 whose spent budget is at most E; each owner's dataset needs a DP budget
 (trove data privacy).`,
 		Args: cobra.NoArgs,
@@ -203,6 +204,15 @@ whose spent budget is at most E; each owner's dataset needs a DP budget
 					fmt.Fprintf(cfg.Stderr, "round %d/%d: %d of %d vaults answered, %d aggregated, %d flagged, %d of %d claims settled%s (%.1fs)%s\n",
 						rr.Round, rounds, rr.Updates, len(urls), rr.Aggregated, flagged, settled, toSettle, acc, rr.Seconds, why)
 				}}
+			if dpEpsilon > 0 {
+				if test != nil {
+					if tc.Center, tc.Scale, tc.Features, err = federated.HeldOutMoments(ctx, test, label, classes); err != nil {
+						return usageError("standardise by --test: %v", err)
+					}
+				} else {
+					fmt.Fprintln(cfg.Stderr, "Features are not standardised under --dp-epsilon without --test (the vaults' moments have no private form); give --test FILE.csv to standardise by its rows.")
+				}
+			}
 			co, err := federated.NewCoordinator(tc, parts)
 			if err != nil {
 				return err

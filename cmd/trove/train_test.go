@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -173,15 +174,18 @@ func approveAll(t *testing.T, vaults []*vault.Vault) {
 
 // trove train --dp-epsilon asks for the dp output policy; every update is
 // private, each vault spends its budget exactly, and the summary says so.
+// The features are standardised by the --test file's rows, not by the
+// vaults' moments (which have no private form).
 func TestTrainWithDP(t *testing.T) {
 	cfg := testConfig(t)
 	mustRun(t, cfg, "requester", "init")
 	_, urls, vaults := startTrainingVaults(t, 3, 1)
 	out := filepath.Join(t.TempDir(), "out")
+	testCSV := writeFile(t, "test.csv", string(sampledata.BreastCancer()))
 	done := make(chan string, 1)
 	go func() {
 		o, e, code := run(t, cfg, "train", "--vaults", strings.Join(urls, ","), "--dataset", "bc", "--label", "malignant0_benign1",
-			"--classes", "2", "--rounds", "2", "--dp-epsilon", "1", "--out", out)
+			"--classes", "2", "--rounds", "2", "--dp-epsilon", "1", "--test", testCSV, "--out", out)
 		done <- fmt.Sprintf("%d\n%s\n%s", code, o, e)
 	}()
 	approveAll(t, vaults)
@@ -203,6 +207,22 @@ func TestTrainWithDP(t *testing.T) {
 	}
 	if !strings.Contains(res, "       1\n") {
 		t.Fatalf("summary does not show ε 1:\n%s", res)
+	}
+	if st.Moments != nil || strings.Contains(res, "not standardised") {
+		t.Fatalf("moments asked under dp (%+v), or the standardisation warning shown:\n%s", st.Moments, res)
+	}
+	test, err := dataset.ReadCSV(bytes.NewReader(sampledata.BreastCancer()), dataset.ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	center, scale, _, err := federated.HeldOutMoments(context.Background(), test, "malignant0_benign1", 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var model compute.LogRegModel
+	readJSON(t, filepath.Join(out, "model.json"), &model)
+	if !slices.Equal(model.Center, center) || !slices.Equal(model.Scale, scale) {
+		t.Fatalf("the model is standardised by %v / %v, not the --test rows' %v / %v", model.Center, model.Scale, center, scale)
 	}
 }
 
