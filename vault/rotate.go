@@ -108,7 +108,7 @@ func (v *Vault) Rotate(ctx context.Context, passphrase []byte) (*Rotation, error
 	if err := syncDir(v.cfg.Home); err != nil {
 		return out, fmt.Errorf("rotate: %w", err)
 	}
-	v.cfg.Logger.Info("owner key rotated", "old", out.Old, "new", out.New, "log_index", out.Index)
+	v.cfg.Logger.Info("owner key rotated", "log_index", out.Index)
 	return out, nil
 }
 

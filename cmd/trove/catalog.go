@@ -54,13 +54,9 @@ func catalogCmd(cfg *Config) *cobra.Command {
 			// --vault-did: the did:web, resolved by its own domain over
 			// HTTPS, must vouch for the catalog's did:key.
 			if vaultDID != "" {
-				r, err := openRequester(cfg)
-				if err != nil {
-					return err
-				}
 				// The client follows a key rotation, if the did:key
 				// differs from the one verified before for this did:web.
-				vc, err := api.NewClient(vaultURL, nil)
+				r, vc, err := openRequesterAt(cfg, vaultURL)
 				if err != nil {
 					return err
 				}

@@ -13,7 +13,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/trove-project/trove"
-	"github.com/trove-project/trove/api"
 	"github.com/trove-project/trove/ledger"
 	"github.com/trove-project/trove/vault"
 )
@@ -134,11 +133,7 @@ settlement carrying the credential, checks it in turn and logs it.`,
 			if err != nil {
 				return err
 			}
-			r, err := openRequester(cfg)
-			if err != nil {
-				return err
-			}
-			client, err := api.NewClient(vaultURL, nil)
+			r, client, err := openRequesterAt(cfg, vaultURL)
 			if err != nil {
 				return err
 			}
@@ -184,11 +179,7 @@ func readContribution(path string) (string, error) {
 
 // answerClaim acknowledges or disputes a claim as the requester.
 func answerClaim(cmd *cobra.Command, cfg *Config, vaultURL, id, action, reason string) error {
-	r, err := openRequester(cfg)
-	if err != nil {
-		return err
-	}
-	client, err := api.NewClient(vaultURL, nil)
+	r, client, err := openRequesterAt(cfg, vaultURL)
 	if err != nil {
 		return err
 	}

@@ -31,6 +31,20 @@ func openRequester(cfg *Config) (*requester.Requester, error) {
 	return requester.Open(cfg.RequesterHome, pass, requester.Options{WebLoopbackHTTP: cfg.WebLoopbackHTTP})
 }
 
+// openRequesterAt opens the requester home and returns a client for the
+// vault at vaultURL.
+func openRequesterAt(cfg *Config, vaultURL string) (*requester.Requester, *api.Client, error) {
+	r, err := openRequester(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	client, err := api.NewClient(vaultURL, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	return r, client, nil
+}
+
 // openRequest opens the requester home, finds the request id it sent and
 // returns a client for the vault it was sent to.
 func openRequest(cfg *Config, id string) (*requester.Requester, *requester.PendingRequest, *api.Client, error) {
@@ -132,11 +146,7 @@ func requestCmd(cfg *Config) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			r, err := openRequester(cfg)
-			if err != nil {
-				return err
-			}
-			client, err := api.NewClient(vaultURL, nil)
+			r, client, err := openRequesterAt(cfg, vaultURL)
 			if err != nil {
 				return err
 			}
