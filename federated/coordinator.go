@@ -223,7 +223,8 @@ type State struct {
 	Model      compute.LogRegModel `json:"model"`
 	// Moments is round 0: each vault's part in the pooled feature
 	// moments asked before round 1 (with Standardise), with the receipt
-	// that proves what it sent, paid like a round.
+	// that proves what it sent; a vault whose moments were used is paid
+	// the price (momentsPay), and its claim settled like a round's.
 	Moments []ParticipantRound `json:"moments,omitempty"`
 	Rounds  []RoundReport      `json:"rounds"`
 }
