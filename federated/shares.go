@@ -132,9 +132,3 @@ func shareUnits(shares []float64) []uint64 {
 	return out
 }
 
-// Payouts splits pool (integer minor units) by shares, exactly: every unit
-// goes to someone with a positive share, by Split.
-func Payouts(pool int64, shares []float64) []int64 {
-	_, pay := Split(pool, shares)
-	return pay
-}
