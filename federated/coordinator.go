@@ -456,7 +456,7 @@ func (c *Coordinator) params(m compute.LogRegModel, moments bool) (json.RawMessa
 // model's center and scale from the pooled ones (poolMoments: a vault
 // whose moments are out of line is left out, none counts for more than
 // MomentsWeightCap times the median row count). st.Moments records each
-// vault's part with its receipt.
+// vault's part with its receipt, and its pay as round 0 (momentsPay).
 func (c *Coordinator) standardise(ctx context.Context, st *State) error {
 	params, err := c.params(st.Model, true)
 	if err != nil {
