@@ -104,11 +104,12 @@ func (data *logregData) stepSums(w []float64, clip float64) []float64 {
 	return sums
 }
 
-// trainDP runs DP-SGD from p.Weights: p.Epochs full-batch steps, each
+// trainDP runs DP-SGD from p.Weights: noise.steps full-batch steps, each
 // adding Gaussian noise to its sums (stepSums) and moving the weights by
-// the learning rate times the noisy gradient sum over the noisy count, at
-// least the count noise's deviation (post-processing, free). It returns the weights and the mean of the
-// steps' noisy counts, the sample count it releases.
+// the learning rate times the noisy gradient sum over the noisy count, or
+// over the count noise's deviation when that is larger (post-processing,
+// free). It returns the weights and the mean of the steps' noisy counts,
+// the sample count it releases.
 func (data *logregData) trainDP(ctx context.Context, p logregParams, noise dpSteps, rng *rand.Rand) ([]float64, float64, error) {
 	w := append([]float64(nil), p.Weights...)
 	var counted float64

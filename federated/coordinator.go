@@ -223,7 +223,8 @@ type State struct {
 	Model      compute.LogRegModel `json:"model"`
 	// Moments is round 0: each vault's part in the pooled feature
 	// moments asked before round 1 (with Standardise), with the receipt
-	// that proves what it sent, paid like a round.
+	// that proves what it sent; a vault whose moments were used is paid
+	// the price (momentsPay), and its claim settled like a round's.
 	Moments []ParticipantRound `json:"moments,omitempty"`
 	Rounds  []RoundReport      `json:"rounds"`
 }
@@ -455,7 +456,7 @@ func (c *Coordinator) params(m compute.LogRegModel, moments bool) (json.RawMessa
 // model's center and scale from the pooled ones (poolMoments: a vault
 // whose moments are out of line is left out, none counts for more than
 // MomentsWeightCap times the median row count). st.Moments records each
-// vault's part with its receipt.
+// vault's part with its receipt, and its pay as round 0 (momentsPay).
 func (c *Coordinator) standardise(ctx context.Context, st *State) error {
 	params, err := c.params(st.Model, true)
 	if err != nil {
@@ -472,27 +473,16 @@ func (c *Coordinator) standardise(ctx context.Context, st *State) error {
 	why := map[string]int{}
 	for i, a := range answers {
 		mv := &st.Moments[i]
-		mv.Index, mv.Vault, mv.Status = i, c.parts[i].DID(), StatusSkipped
-		if a.claims != nil {
-			mv.JobID, mv.ReceiptID, mv.LogIndex = a.claims.JobID, a.claims.ID, a.claims.LogIndex
-			mv.IssuedAt = a.claims.IssuedAt.UTC().Format(time.RFC3339)
-			if c.cfg.KeepReceipt != nil {
-				if err := c.cfg.KeepReceipt(0, i, a.reply.Receipt); err != nil {
-					return fmt.Errorf("keep receipt: %w", err)
-				}
-			}
+		if err := c.note(0, i, a, mv); err != nil {
+			return err
 		}
 		if a.err != nil {
-			mv.Reason = reasonOf(a.err)
-			if r := trove.ErrorReason(a.err); r == "receipt_mismatch" || r == "params_mismatch" {
-				mv.Status = StatusFlagged
-			}
 			why[mv.Reason]++
 			continue
 		}
 		m, fs, reason := parseMomentsResult(a.reply.Result, features)
 		if reason != "" {
-			mv.Reason = reason
+			mv.Status, mv.Reason = StatusSkipped, reason
 			why[reason]++
 			continue
 		}
@@ -620,26 +610,10 @@ func (c *Coordinator) round(ctx context.Context, st *State, r int) (*RoundReport
 	want := len(st.Model.Weights)
 	for i, a := range answers {
 		pr := &rep.Participants[i]
-		pr.Index, pr.Vault = i, c.parts[i].DID()
-		if a.claims != nil {
-			pr.JobID, pr.ReceiptID, pr.LogIndex = a.claims.JobID, a.claims.ID, a.claims.LogIndex
-			pr.IssuedAt = a.claims.IssuedAt.UTC().Format(time.RFC3339)
-			if a.claims.DP != nil {
-				pr.Epsilon, pr.SpentEps = a.claims.DP.Epsilon, a.claims.DP.SpentEpsilon
-			}
-			if c.cfg.KeepReceipt != nil {
-				if err := c.cfg.KeepReceipt(r, i, a.reply.Receipt); err != nil {
-					return nil, fmt.Errorf("keep receipt: %w", err)
-				}
-			}
+		if err := c.note(r, i, a, pr); err != nil {
+			return nil, err
 		}
 		if a.err != nil {
-			pr.Status, pr.Reason = StatusSkipped, reasonOf(a.err)
-			if r := trove.ErrorReason(a.err); r == "receipt_mismatch" || r == "params_mismatch" {
-				// The vault signed one output, or ran other params, than
-				// the participant claims: the receipt proves the tampering.
-				pr.Status = StatusFlagged
-			}
 			continue
 		}
 		if c.cfg.MaxEpsilon > 0 {
@@ -736,6 +710,35 @@ func (c *Coordinator) round(ctx context.Context, st *State, r int) (*RoundReport
 	}
 	rep.Seconds = c.cfg.Now().Sub(start).Seconds()
 	return rep, nil
+}
+
+// note records in pr participant i's answer a in round r (0: the
+// feature moments): what its receipt proves (job, receipt id, log index,
+// issue time, ε), and for an answer that failed, skipped with its reason,
+// or flagged when the receipt proves tampering (the vault signed another
+// output, or ran other params, than the participant claims). It keeps the
+// receipt (KeepReceipt).
+func (c *Coordinator) note(r, i int, a answer, pr *ParticipantRound) error {
+	pr.Index, pr.Vault = i, c.parts[i].DID()
+	if a.claims != nil {
+		pr.JobID, pr.ReceiptID, pr.LogIndex = a.claims.JobID, a.claims.ID, a.claims.LogIndex
+		pr.IssuedAt = a.claims.IssuedAt.UTC().Format(time.RFC3339)
+		if a.claims.DP != nil {
+			pr.Epsilon, pr.SpentEps = a.claims.DP.Epsilon, a.claims.DP.SpentEpsilon
+		}
+		if c.cfg.KeepReceipt != nil {
+			if err := c.cfg.KeepReceipt(r, i, a.reply.Receipt); err != nil {
+				return fmt.Errorf("keep receipt: %w", err)
+			}
+		}
+	}
+	if a.err != nil {
+		pr.Status, pr.Reason = StatusSkipped, reasonOf(a.err)
+		if r := trove.ErrorReason(a.err); r == "receipt_mismatch" || r == "params_mismatch" {
+			pr.Status = StatusFlagged
+		}
+	}
+	return nil
 }
 
 // reasonOf says why a participant was skipped, without its details.

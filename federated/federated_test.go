@@ -157,7 +157,7 @@ func TestSharesAndPayouts(t *testing.T) {
 	if !near(shares[0], 0.25, 1e-12) || !near(shares[1], 0.75, 1e-12) {
 		t.Fatalf("shares %v", shares)
 	}
-	pay := Payouts(1001, shares)
+	_, pay := Split(1001, shares)
 	if pay[0]+pay[1]+pay[2]+pay[3] != 1001 || pay[3] != 0 || pay[1] < pay[0] {
 		t.Fatalf("payouts %v", pay)
 	}
@@ -172,7 +172,7 @@ func TestPayoutsAreExact(t *testing.T) {
 			shares[i] = rng.Float64()
 		}
 		pool := rng.Int64N(1_000_000)
-		got := Payouts(pool, shares)
+		_, got := Split(pool, shares)
 		var sum int64
 		for _, p := range got {
 			if p < 0 {
@@ -184,7 +184,7 @@ func TestPayoutsAreExact(t *testing.T) {
 			t.Fatalf("payouts %v sum to %d, pool %d", got, sum, pool)
 		}
 	}
-	if got := Payouts(100, []float64{0, 0}); got[0] != 0 || got[1] != 0 {
+	if _, got := Split(100, []float64{0, 0}); got[0] != 0 || got[1] != 0 {
 		t.Fatalf("nobody earned but %v", got)
 	}
 }

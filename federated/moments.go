@@ -43,8 +43,11 @@ func parseMomentsResult(b []byte, want []string) (vaultMoments, []string, string
 		Sums     []float64 `json:"sums"`
 		Sumsq    []float64 `json:"sumsq"`
 	}
+	if len(b) > MaxResultBytes {
+		return vaultMoments{}, nil, "moments_malformed"
+	}
 	switch err := json.Unmarshal(b, &m); {
-	case len(b) > MaxResultBytes || err != nil || len(m.Features) == 0 || len(m.Features) > compute.MaxFeatures ||
+	case err != nil || len(m.Features) == 0 || len(m.Features) > compute.MaxFeatures ||
 		len(m.Sums) != len(m.Features) || len(m.Sumsq) != len(m.Features) || m.Samples < 1:
 		return vaultMoments{}, nil, "moments_malformed"
 	case !allFinite(m.Sums) || !allFinite(m.Sumsq) || slices.ContainsFunc(m.Sumsq, func(x float64) bool { return x < 0 }):

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/trove-project/trove/compute"
@@ -373,6 +374,11 @@ func TestParseMomentsResult(t *testing.T) {
 		if _, _, reason := parseMomentsResult([]byte(bad), []string{"a", "b"}); reason != want {
 			t.Errorf("%s: reason %q, want %q", bad, reason, want)
 		}
+	}
+	// Over MaxResultBytes is refused, however well formed.
+	big := good[:len(good)-1] + strings.Repeat(" ", MaxResultBytes) + "}"
+	if _, _, reason := parseMomentsResult([]byte(big), nil); reason != "moments_malformed" {
+		t.Errorf("a result of %d bytes: reason %q", len(big), reason)
 	}
 }
 

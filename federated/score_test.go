@@ -97,7 +97,7 @@ func localRounds(t *testing.T, seed uint64, n, flipped, rounds int, det Detector
 // Rounds of 100 real local training steps (4–5 rows each, as in the
 // 100-vault simulation), 20 of them over label-flipped rows: the adaptive
 // limits flag every flipped update, as the fixed limits do, and far fewer
-// honest ones. (Measured: fixed 76 of 2,000 honest updates, adaptive 7.)
+// honest ones. (Measured: fixed 72 of 2,000 honest updates, adaptive 3.)
 func TestAdaptiveLimitsFlagFewerHonestUpdates(t *testing.T) {
 	var fixedHonest, adaptiveHonest, honest, missed int
 	for seed := range uint64(5) {

@@ -1,6 +1,7 @@
 package federated
 
 import (
+	"cmp"
 	"errors"
 	"math"
 	"math/bits"
@@ -80,11 +81,7 @@ func Split(pool int64, shares []float64) (exact []float64, pay []int64) {
 		pay[i], rems[i] = int64(q), r
 		given += pay[i]
 	}
-	order := make([]int, len(shares))
-	for i := range order {
-		order[i] = i
-	}
-	sort.SliceStable(order, func(a, b int) bool { return rems[order[a]] > rems[order[b]] })
+	order := byRemainder(rems)
 	for k := 0; given < pool && k < len(order) && rems[order[k]] > 0; k++ {
 		pay[order[k]]++
 		given++
@@ -118,11 +115,7 @@ func shareUnits(shares []float64) []uint64 {
 		rems[i] = exact - math.Floor(exact)
 		given += out[i]
 	}
-	order := make([]int, len(shares))
-	for i := range order {
-		order[i] = i
-	}
-	sort.SliceStable(order, func(a, b int) bool { return rems[order[a]] > rems[order[b]] })
+	order := byRemainder(rems)
 	for k := 0; given < ShareUnits && k < len(order); k++ {
 		if shares[order[k]] > 0 {
 			out[order[k]]++
@@ -132,9 +125,14 @@ func shareUnits(shares []float64) []uint64 {
 	return out
 }
 
-// Payouts splits pool (integer minor units) by shares, exactly: every unit
-// goes to someone with a positive share, by Split.
-func Payouts(pool int64, shares []float64) []int64 {
-	_, pay := Split(pool, shares)
-	return pay
+// byRemainder returns the indexes of rems, largest remainder first, ties
+// to the lower index: the order in which the largest-remainder method
+// hands out the units the floors left over.
+func byRemainder[T cmp.Ordered](rems []T) []int {
+	order := make([]int, len(rems))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool { return rems[order[a]] > rems[order[b]] })
+	return order
 }
