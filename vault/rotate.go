@@ -46,12 +46,24 @@ type Rotation struct {
 // What the earlier DIDs signed stays the vault's: consents they issued go
 // on running, receipts and claims verify with the DID that signed them.
 // Rotation revokes nothing.
+//
+// A vault's key rotates at most ledger.MaxRotationLinks times, the
+// longest chain a verifier accepts; past that Rotate refuses with
+// ECONFLICT, reason too_many_rotations, and changes nothing.
 func (v *Vault) Rotate(ctx context.Context, passphrase []byte) (*Rotation, error) {
 	unlock, err := lockKey(ctx, v.cfg.Home, v.cfg.KeyLockWait)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
+	// A chain longer than its verifiers take would cut every requester
+	// off from the vault's DID, and fail the vault's own log check. The
+	// history in memory is the database's while this process's key is the
+	// owner's, which the transaction checks (checkOwner).
+	if n := len(v.owner.Load().dids) - 1; n >= ledger.MaxRotationLinks {
+		return nil, &trove.Error{Code: trove.ECONFLICT, Reason: "too_many_rotations",
+			Message: fmt.Sprintf("this vault's key was rotated %d times, as many as a rotation chain holds", n)}
+	}
 	oldKey := v.signer()
 	sealed, err := os.ReadFile(filepath.Join(v.cfg.Home, KeyFile))
 	if err != nil {

@@ -746,3 +746,57 @@ func TestCounterOffersAcrossRotation(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A vault's key rotates at most ledger.MaxRotationLinks times: that many
+// make a chain that parses within its limits and verifies, with the log;
+// one more is refused (too_many_rotations) before anything changes, since
+// a longer chain would be refused by every verifier, the vault's own log
+// check among them.
+func TestRotationChainLimit(t *testing.T) {
+	ctx := context.Background()
+	v := MustCreate(t, vault.Config{})
+	first := v.DID()
+	for range ledger.MaxRotationLinks {
+		if _, err := v.Rotate(ctx, testPass); err != nil {
+			t.Fatal(err)
+		}
+	}
+	links, err := v.Rotations(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := ledger.MarshalRotationChain(links)
+	if err != nil {
+		t.Fatal(err)
+	}
+	parsed, err := ledger.ParseRotationChain(b)
+	if err != nil {
+		t.Fatalf("a chain of %d links (%d bytes): %v", len(links), len(b), err)
+	}
+	if vr, err := ledger.VerifyRotationChain(parsed, first); err != nil || len(vr) != ledger.MaxRotationLinks {
+		t.Fatalf("chain from the first DID: %d links, %v", len(vr), err)
+	}
+	last, size := v.DID(), mustLogSize(t, v)
+	_, err = v.Rotate(ctx, testPass)
+	if trove.ErrorCode(err) != trove.ECONFLICT || trove.ErrorReason(err) != "too_many_rotations" {
+		t.Fatalf("rotation %d: %v", ledger.MaxRotationLinks+1, err)
+	}
+	if v.DID() != last || mustLogSize(t, v) != size {
+		t.Fatal("the refused rotation changed the vault")
+	}
+	if _, err := os.Stat(filepath.Join(v.Home(), vault.NextKeyFile)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("side key left: %v", err)
+	}
+	if _, err := v.VerifyLog(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func mustLogSize(t *testing.T, v *vault.Vault) uint64 {
+	t.Helper()
+	n, err := v.LogSize(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
