@@ -273,24 +273,15 @@ func (v *Vault) Rotations(ctx context.Context) ([]ledger.RotationLink, error) {
 		if l.StatementProof, err = ledger.ConsistencyProof(ctx, lr, r.index, r.from); err != nil {
 			return nil, fmt.Errorf("key rotation at %d: %w", r.index, err)
 		}
-		l.ChainProof = [][]byte{}
 		if prevSize > 0 {
 			if l.ChainProof, err = ledger.ConsistencyProof(ctx, lr, prevSize, r.from); err != nil {
 				return nil, fmt.Errorf("key rotation at %d: %w", r.index, err)
 			}
 		}
-		l.InclusionProof, l.StatementProof, l.ChainProof = nonNilHashes(l.InclusionProof), nonNilHashes(l.StatementProof), nonNilHashes(l.ChainProof)
 		prevSize = r.from
 		links = append(links, l)
 	}
 	return links, nil
-}
-
-func nonNilHashes(h [][]byte) [][]byte {
-	if h == nil {
-		return [][]byte{}
-	}
-	return h
 }
 
 // verifyRotations checks every rotation in the key history against the
