@@ -256,9 +256,17 @@ func (v *Vault) Rotations(ctx context.Context) ([]ledger.RotationLink, error) {
 	if err != nil {
 		return nil, err
 	}
+	return v.rotationLinks(ctx, rows)
+}
+
+// rotationLinks reads what serves each rotation of rows as a link (see
+// Rotations).
+func (v *Vault) rotationLinks(ctx context.Context, rows []ownerKeyRow) ([]ledger.RotationLink, error) {
 	links := []ledger.RotationLink{}
+	lr := leafReader{v.db}
 	var prevSize uint64
 	for _, r := range rows {
+		var err error
 		l := ledger.RotationLink{Statement: r.statement, Cosignature: r.cosignature, Index: r.index, Handover: r.handover}
 		if err := v.db.QueryRowContext(ctx, `SELECT entry FROM log_entries WHERE idx = ?`, r.index).Scan(&l.Entry); err != nil {
 			return nil, fmt.Errorf("key rotation at %d: entry: %w", r.index, err)
@@ -266,7 +274,6 @@ func (v *Vault) Rotations(ctx context.Context) ([]ledger.RotationLink, error) {
 		if err := v.db.QueryRowContext(ctx, `SELECT note FROM checkpoints WHERE size = ?`, r.from).Scan(&l.Successor); err != nil {
 			return nil, fmt.Errorf("key rotation at %d: successor checkpoint: %w", r.index, err)
 		}
-		lr := leafReader{v.db}
 		if l.InclusionProof, err = ledger.InclusionProof(ctx, lr, r.index, r.from); err != nil {
 			return nil, fmt.Errorf("key rotation at %d: %w", r.index, err)
 		}
@@ -297,7 +304,9 @@ func (v *Vault) verifyRotations(ctx context.Context, roots map[uint64][]byte) er
 	if len(rows) == 0 {
 		return nil
 	}
-	links, err := v.Rotations(ctx)
+	// The links of the rows just read, not of a second read that a
+	// rotation committing meanwhile would make longer.
+	links, err := v.rotationLinks(ctx, rows)
 	if err != nil {
 		return err
 	}
