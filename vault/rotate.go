@@ -117,7 +117,7 @@ func (v *Vault) Rotate(ctx context.Context, passphrase []byte) (*Rotation, error
 	if err := os.Rename(next, filepath.Join(v.cfg.Home, KeyFile)); err != nil {
 		return out, fmt.Errorf("rotate: the rotation is committed but %s could not replace %s (the next open does it): %w", NextKeyFile, KeyFile, err)
 	}
-	if err := syncDir(v.cfg.Home); err != nil {
+	if err := safefile.SyncDir(v.cfg.Home); err != nil {
 		return out, fmt.Errorf("rotate: %w", err)
 	}
 	v.cfg.Logger.Info("owner key rotated", "log_index", out.Index)
