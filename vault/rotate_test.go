@@ -800,3 +800,33 @@ func mustLogSize(t *testing.T, v *vault.Vault) uint64 {
 	}
 	return n
 }
+
+// A reply to a counter-offer verifies if it is addressed to any DID the
+// owner has had, whichever comes first, and is refused otherwise: with
+// its reason when addressed elsewhere, and when there is no DID at all.
+func TestVerifyReplyToAnyOwnerDID(t *testing.T) {
+	now := time.Now()
+	keys := make([]*did.Key, 3)
+	for i := range keys {
+		k, err := did.Generate(rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys[i] = k
+	}
+	requesterKey, old, current := keys[0], keys[1], keys[2]
+	token, err := consent.SignReply(requesterKey, &consent.Counter{ID: "counter-1", Vault: old.DID(), Raw: "offer"}, consent.Accept, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := vault.VerifyReply(token, []string{current.DID(), old.DID()}, now)
+	if err != nil || r.Vault != old.DID() || r.Requester != requesterKey.DID() || r.Answer != consent.Accept {
+		t.Fatalf("a reply to the earlier DID: %+v, %v", r, err)
+	}
+	if r, err := vault.VerifyReply(token, []string{current.DID()}, now); r != nil || consent.CodeOf(err) != consent.ErrWrongAudience {
+		t.Fatalf("a reply to a DID the owner never had: %+v, %v", r, err)
+	}
+	if r, err := vault.VerifyReply(token, nil, now); r != nil || err == nil {
+		t.Fatalf("no owner DID: %+v, %v", r, err)
+	}
+}
