@@ -598,9 +598,11 @@ func TestOpenWaitsForKeyLock(t *testing.T) {
 	}
 }
 
-// Jobs keep running while the key rotates; each either succeeds (its
-// receipt by the DID that signed its batch) or is refused for a
-// presentation addressed to the retired DID. Run with -race.
+// Jobs keep running while the key rotates (the rotation starts once jobs
+// have run under the old DID, and the test ends once one has run under
+// the new); each either succeeds (its receipt by the DID that signed its
+// batch) or is refused for a presentation addressed to the retired DID.
+// Run with -race.
 func TestRotationUnderLoad(t *testing.T) {
 	w := newWorld(t, vault.Config{})
 	old := w.vault.DID()
@@ -632,23 +634,31 @@ func TestRotationUnderLoad(t *testing.T) {
 			}
 		}()
 	}
-	time.Sleep(50 * time.Millisecond)
+	// Polls, with a deadline, until a job has run under did.
+	ranUnder := func(did string) bool {
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+			mu.Lock()
+			n := signers[did]
+			mu.Unlock()
+			if n > 0 {
+				return true
+			}
+		}
+		return false
+	}
+	// Stopped before any return, so that no job outlives the test.
+	stopJobs := sync.OnceFunc(func() { close(stop); wg.Wait() })
+	defer stopJobs()
+	// The rotation starts once jobs run, so it happens under load.
+	if !ranUnder(old) {
+		t.Fatal("no job ran before the rotation")
+	}
 	rot, err := w.vault.Rotate(w.ctx, testPass)
 	if err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		mu.Lock()
-		n := signers[rot.New]
-		mu.Unlock()
-		if n > 0 || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	close(stop)
-	wg.Wait()
+	ranUnder(rot.New)
+	stopJobs()
 	for s := range signers {
 		if s != old && s != rot.New {
 			t.Errorf("receipt signed by %s", s)
