@@ -49,7 +49,7 @@ type Vault interface {
 
 // Limits on request bodies and on signed requests remembered.
 const (
-	maxNonces = 1 << 18 // in memory; as many as vault.Nonces keeps on disk by default
+	maxNonces = vault.DefaultMaxNonces // in memory, as many as vault.Nonces keeps on disk by default
 
 	MaxSmallBody = 64 << 10 // JSON bodies other than jobs
 	MaxJobBody   = 48 << 20 // a job carries a module (base64 in JSON)

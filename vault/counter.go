@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -104,9 +105,9 @@ func (v *Vault) Counter(ctx context.Context, id string, n Narrowing) (*ConsentRe
 // to any of ownerDIDs, the DIDs a vault has had (current first): a
 // counter-offer made before a key rotation is answered to the DID that
 // made it. The reply names the counter-offer by its hash, so it cannot
-// stand for another.
+// stand for another. With no DID it refuses every reply.
 func VerifyReply(token string, ownerDIDs []string, now time.Time) (*consent.Reply, error) {
-	var err error
+	err := errors.New("verify reply: no DID it could be addressed to")
 	for _, id := range ownerDIDs {
 		var r *consent.Reply
 		if r, err = consent.VerifyReply(token, id, now); consent.CodeOf(err) != consent.ErrWrongAudience {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/trove-project/trove"
 	"github.com/trove-project/trove/did"
+	"github.com/trove-project/trove/internal/safefile"
 )
 
 // The owner key on disk. owner.key holds the sealed current key. A
@@ -95,22 +96,12 @@ func settleNextKey(home string, owner string, key *did.Key, passphrase []byte) (
 		if err := os.Rename(next, filepath.Join(home, KeyFile)); err != nil {
 			return nil, fmt.Errorf("finish the key rotation: %w", err)
 		}
-		return nk, syncDir(home)
+		return nk, safefile.SyncDir(home)
 	case key.DID():
 		if err := os.Remove(next); err != nil {
 			return nil, fmt.Errorf("undo the key rotation: %w", err)
 		}
-		return key, syncDir(home)
+		return key, safefile.SyncDir(home)
 	}
 	return nil, foreign
-}
-
-// syncDir makes a rename or removal in dir durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

@@ -111,16 +111,3 @@ func recordFirstKey(ctx context.Context, db *sql.DB, key *did.Key, now string) e
 	}
 	return nil
 }
-
-// fillFirstKey fills in the public key of the first key of a vault whose
-// key history the migration started (it knew only the DID).
-func fillFirstKey(ctx context.Context, db *sql.DB, key *did.Key) error {
-	var n int
-	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM owner_keys WHERE did = ? AND public_key IS NULL`, key.DID()).Scan(&n); err != nil || n == 0 {
-		return err
-	}
-	if _, err := db.ExecContext(ctx, `UPDATE owner_keys SET public_key = ? WHERE did = ? AND public_key IS NULL`, []byte(key.Public()), key.DID()); err != nil {
-		return fmt.Errorf("record owner key: %w", err)
-	}
-	return nil
-}

@@ -46,12 +46,24 @@ type Rotation struct {
 // What the earlier DIDs signed stays the vault's: consents they issued go
 // on running, receipts and claims verify with the DID that signed them.
 // Rotation revokes nothing.
+//
+// A vault's key rotates at most ledger.MaxRotationLinks times, the
+// longest chain a verifier accepts; past that Rotate refuses with
+// ECONFLICT, reason too_many_rotations, and changes nothing.
 func (v *Vault) Rotate(ctx context.Context, passphrase []byte) (*Rotation, error) {
 	unlock, err := lockKey(ctx, v.cfg.Home, v.cfg.KeyLockWait)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
+	// A chain longer than its verifiers take would cut every requester
+	// off from the vault's DID, and fail the vault's own log check. The
+	// history in memory is the database's while this process's key is the
+	// owner's, which the transaction checks (checkOwner).
+	if n := len(v.owner.Load().dids) - 1; n >= ledger.MaxRotationLinks {
+		return nil, &trove.Error{Code: trove.ECONFLICT, Reason: "too_many_rotations",
+			Message: fmt.Sprintf("this vault's key was rotated %d times, as many as a rotation chain holds", n)}
+	}
 	oldKey := v.signer()
 	sealed, err := os.ReadFile(filepath.Join(v.cfg.Home, KeyFile))
 	if err != nil {
@@ -105,7 +117,7 @@ func (v *Vault) Rotate(ctx context.Context, passphrase []byte) (*Rotation, error
 	if err := os.Rename(next, filepath.Join(v.cfg.Home, KeyFile)); err != nil {
 		return out, fmt.Errorf("rotate: the rotation is committed but %s could not replace %s (the next open does it): %w", NextKeyFile, KeyFile, err)
 	}
-	if err := syncDir(v.cfg.Home); err != nil {
+	if err := safefile.SyncDir(v.cfg.Home); err != nil {
 		return out, fmt.Errorf("rotate: %w", err)
 	}
 	v.cfg.Logger.Info("owner key rotated", "log_index", out.Index)
@@ -244,9 +256,17 @@ func (v *Vault) Rotations(ctx context.Context) ([]ledger.RotationLink, error) {
 	if err != nil {
 		return nil, err
 	}
+	return v.rotationLinks(ctx, rows)
+}
+
+// rotationLinks reads what serves each rotation of rows as a link (see
+// Rotations).
+func (v *Vault) rotationLinks(ctx context.Context, rows []ownerKeyRow) ([]ledger.RotationLink, error) {
 	links := []ledger.RotationLink{}
+	lr := leafReader{v.db}
 	var prevSize uint64
 	for _, r := range rows {
+		var err error
 		l := ledger.RotationLink{Statement: r.statement, Cosignature: r.cosignature, Index: r.index, Handover: r.handover}
 		if err := v.db.QueryRowContext(ctx, `SELECT entry FROM log_entries WHERE idx = ?`, r.index).Scan(&l.Entry); err != nil {
 			return nil, fmt.Errorf("key rotation at %d: entry: %w", r.index, err)
@@ -254,31 +274,21 @@ func (v *Vault) Rotations(ctx context.Context) ([]ledger.RotationLink, error) {
 		if err := v.db.QueryRowContext(ctx, `SELECT note FROM checkpoints WHERE size = ?`, r.from).Scan(&l.Successor); err != nil {
 			return nil, fmt.Errorf("key rotation at %d: successor checkpoint: %w", r.index, err)
 		}
-		lr := leafReader{v.db}
 		if l.InclusionProof, err = ledger.InclusionProof(ctx, lr, r.index, r.from); err != nil {
 			return nil, fmt.Errorf("key rotation at %d: %w", r.index, err)
 		}
 		if l.StatementProof, err = ledger.ConsistencyProof(ctx, lr, r.index, r.from); err != nil {
 			return nil, fmt.Errorf("key rotation at %d: %w", r.index, err)
 		}
-		l.ChainProof = [][]byte{}
 		if prevSize > 0 {
 			if l.ChainProof, err = ledger.ConsistencyProof(ctx, lr, prevSize, r.from); err != nil {
 				return nil, fmt.Errorf("key rotation at %d: %w", r.index, err)
 			}
 		}
-		l.InclusionProof, l.StatementProof, l.ChainProof = nonNilHashes(l.InclusionProof), nonNilHashes(l.StatementProof), nonNilHashes(l.ChainProof)
 		prevSize = r.from
 		links = append(links, l)
 	}
 	return links, nil
-}
-
-func nonNilHashes(h [][]byte) [][]byte {
-	if h == nil {
-		return [][]byte{}
-	}
-	return h
 }
 
 // verifyRotations checks every rotation in the key history against the
@@ -294,7 +304,9 @@ func (v *Vault) verifyRotations(ctx context.Context, roots map[uint64][]byte) er
 	if len(rows) == 0 {
 		return nil
 	}
-	links, err := v.Rotations(ctx)
+	// The links of the rows just read, not of a second read that a
+	// rotation committing meanwhile would make longer.
+	links, err := v.rotationLinks(ctx, rows)
 	if err != nil {
 		return err
 	}

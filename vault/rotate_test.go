@@ -598,9 +598,11 @@ func TestOpenWaitsForKeyLock(t *testing.T) {
 	}
 }
 
-// Jobs keep running while the key rotates; each either succeeds (its
-// receipt by the DID that signed its batch) or is refused for a
-// presentation addressed to the retired DID. Run with -race.
+// Jobs keep running while the key rotates (the rotation starts once jobs
+// have run under the old DID, and the test ends once one has run under
+// the new); each either succeeds (its receipt by the DID that signed its
+// batch) or is refused for a presentation addressed to the retired DID.
+// Run with -race.
 func TestRotationUnderLoad(t *testing.T) {
 	w := newWorld(t, vault.Config{})
 	old := w.vault.DID()
@@ -632,23 +634,31 @@ func TestRotationUnderLoad(t *testing.T) {
 			}
 		}()
 	}
-	time.Sleep(50 * time.Millisecond)
+	// Polls, with a deadline, until a job has run under did.
+	ranUnder := func(did string) bool {
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+			mu.Lock()
+			n := signers[did]
+			mu.Unlock()
+			if n > 0 {
+				return true
+			}
+		}
+		return false
+	}
+	// Stopped before any return, so that no job outlives the test.
+	stopJobs := sync.OnceFunc(func() { close(stop); wg.Wait() })
+	defer stopJobs()
+	// The rotation starts once jobs run, so it happens under load.
+	if !ranUnder(old) {
+		t.Fatal("no job ran before the rotation")
+	}
 	rot, err := w.vault.Rotate(w.ctx, testPass)
 	if err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		mu.Lock()
-		n := signers[rot.New]
-		mu.Unlock()
-		if n > 0 || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	close(stop)
-	wg.Wait()
+	ranUnder(rot.New)
+	stopJobs()
 	for s := range signers {
 		if s != old && s != rot.New {
 			t.Errorf("receipt signed by %s", s)
@@ -744,5 +754,89 @@ func TestCounterOffersAcrossRotation(t *testing.T) {
 	}
 	if _, err := w.vault.VerifyLog(w.ctx); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A vault's key rotates at most ledger.MaxRotationLinks times: that many
+// make a chain that parses within its limits and verifies, with the log;
+// one more is refused (too_many_rotations) before anything changes, since
+// a longer chain would be refused by every verifier, the vault's own log
+// check among them.
+func TestRotationChainLimit(t *testing.T) {
+	ctx := context.Background()
+	v := MustCreate(t, vault.Config{})
+	first := v.DID()
+	for range ledger.MaxRotationLinks {
+		if _, err := v.Rotate(ctx, testPass); err != nil {
+			t.Fatal(err)
+		}
+	}
+	links, err := v.Rotations(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := ledger.MarshalRotationChain(links)
+	if err != nil {
+		t.Fatal(err)
+	}
+	parsed, err := ledger.ParseRotationChain(b)
+	if err != nil {
+		t.Fatalf("a chain of %d links (%d bytes): %v", len(links), len(b), err)
+	}
+	if vr, err := ledger.VerifyRotationChain(parsed, first); err != nil || len(vr) != ledger.MaxRotationLinks {
+		t.Fatalf("chain from the first DID: %d links, %v", len(vr), err)
+	}
+	last, size := v.DID(), mustLogSize(t, v)
+	_, err = v.Rotate(ctx, testPass)
+	if trove.ErrorCode(err) != trove.ECONFLICT || trove.ErrorReason(err) != "too_many_rotations" {
+		t.Fatalf("rotation %d: %v", ledger.MaxRotationLinks+1, err)
+	}
+	if v.DID() != last || mustLogSize(t, v) != size {
+		t.Fatal("the refused rotation changed the vault")
+	}
+	if _, err := os.Stat(filepath.Join(v.Home(), vault.NextKeyFile)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("side key left: %v", err)
+	}
+	if _, err := v.VerifyLog(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func mustLogSize(t *testing.T, v *vault.Vault) uint64 {
+	t.Helper()
+	n, err := v.LogSize(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// A reply to a counter-offer verifies if it is addressed to any DID the
+// owner has had, whichever comes first, and is refused otherwise: with
+// its reason when addressed elsewhere, and when there is no DID at all.
+func TestVerifyReplyToAnyOwnerDID(t *testing.T) {
+	now := time.Now()
+	keys := make([]*did.Key, 3)
+	for i := range keys {
+		k, err := did.Generate(rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys[i] = k
+	}
+	requesterKey, old, current := keys[0], keys[1], keys[2]
+	token, err := consent.SignReply(requesterKey, &consent.Counter{ID: "counter-1", Vault: old.DID(), Raw: "offer"}, consent.Accept, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := vault.VerifyReply(token, []string{current.DID(), old.DID()}, now)
+	if err != nil || r.Vault != old.DID() || r.Requester != requesterKey.DID() || r.Answer != consent.Accept {
+		t.Fatalf("a reply to the earlier DID: %+v, %v", r, err)
+	}
+	if r, err := vault.VerifyReply(token, []string{current.DID()}, now); r != nil || consent.CodeOf(err) != consent.ErrWrongAudience {
+		t.Fatalf("a reply to a DID the owner never had: %+v, %v", r, err)
+	}
+	if r, err := vault.VerifyReply(token, nil, now); r != nil || err == nil {
+		t.Fatalf("no owner DID: %+v, %v", r, err)
 	}
 }

@@ -251,10 +251,6 @@ func Open(ctx context.Context, cfg Config, passphrase []byte) (*Vault, error) {
 		db.Close()
 		return nil, fmt.Errorf("open vault: the database belongs to %s, the key to %s", ownerDID, key.DID())
 	}
-	if err := fillFirstKey(ctx, db, key); err != nil {
-		db.Close()
-		return nil, err
-	}
 	return newVault(ctx, cfg, db, key)
 }
 

@@ -17,7 +17,7 @@ CREATE TABLE owner_keys (
 );
 
 -- A vault made before this table has had one key, its owner DID; its
--- public key is filled in when the vault is next opened.
+-- public key stays NULL: the did:key says what it is (loadOwner).
 INSERT INTO owner_keys (seq, did, from_size, created_at)
 	SELECT 0, value, 0, strftime('%Y-%m-%dT%H:%M:%S.000000000Z', 'now') FROM meta WHERE key = 'owner_did';
 
