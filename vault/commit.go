@@ -86,6 +86,15 @@ func (v *Vault) writeWait(ctx context.Context, fn func(tx *sql.Tx) error) error 
 	return v.enqueue(ctx, fn, true)
 }
 
+// commitFailedError is what writeAlone returns when the transaction's
+// COMMIT itself failed. Whether it reached the disk is then unknown in
+// this process: a failed fsync of the write-ahead log can leave a commit
+// that the next opening of the database recovers.
+type commitFailedError struct{ err error }
+
+func (e *commitFailedError) Error() string { return e.err.Error() }
+func (e *commitFailedError) Unwrap() error { return e.err }
+
 // writeAlone runs fn in a transaction of its own, with no other write
 // in it, waiting for room in the queue. fn must leave the log sealed
 // (every log state with its checkpoint): no checkpoint is signed for it.
@@ -205,7 +214,7 @@ func (v *Vault) commitAlone(r *writeReq) {
 	v.keySwap.Lock()
 	if err := tx.Commit(); err != nil {
 		v.keySwap.Unlock()
-		r.done <- unavailable(fmt.Errorf("commit: %w", err))
+		r.done <- &commitFailedError{unavailable(fmt.Errorf("commit: %w", err))}
 		return
 	}
 	if r.committed != nil {

@@ -56,6 +56,22 @@ type world struct {
 	credential string
 }
 
+// serveVault serves v's public API on 127.0.0.1:0 until the test ends
+// and returns a client for it.
+func serveVault(t *testing.T, v *vault.Vault) *api.Client {
+	t.Helper()
+	srv := api.NewServer(v, "127.0.0.1:0", nil)
+	if err := srv.Open(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close(context.Background()) })
+	client, err := api.NewClient(srv.URL(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return client
+}
+
 func newWorld(t *testing.T, cfg vault.Config) *world {
 	t.Helper()
 	ctx := context.Background()
@@ -63,15 +79,7 @@ func newWorld(t *testing.T, cfg vault.Config) *world {
 	if _, err := v.Import(ctx, "d", bytes.NewReader([]byte("x,y\n1,2\n3,5\n8,13\n")), vault.ImportOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	srv := api.NewServer(v, "127.0.0.1:0", nil)
-	if err := srv.Open(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close(ctx) })
-	client, err := api.NewClient(srv.URL(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	client := serveVault(t, v)
 	r, err := requester.Init(filepath.Join(t.TempDir(), "r"), []byte("p"), requester.Options{WorkFactor: testWorkFactor})
 	if err != nil {
 		t.Fatal(err)

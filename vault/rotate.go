@@ -39,8 +39,11 @@ type Rotation struct {
 // dataset key is sealed anew under the new key; the key history records
 // the new key with its statement and handover; and the owner DID becomes
 // the new one. Only after the commit does owner.key.next replace
-// owner.key. If the transaction fails the side key is removed and nothing
-// changed; a crash at any point is settled by the next Open. The retired
+// owner.key. If the transaction fails before its commit the side key is
+// removed and nothing changed; if the commit itself fails (its outcome is
+// then unknown) the side key stays, this Vault writes nothing more
+// (reason rotation_uncertain) and the next Open settles it, as it settles
+// a crash at any point. The retired
 // private key is dropped.
 //
 // What the earlier DIDs signed stays the vault's: consents they issued go
@@ -107,6 +110,18 @@ func (v *Vault) Rotate(ctx context.Context, passphrase []byte) (*Rotation, error
 			from: append([]uint64{out.Index + 1}, o.from...),
 		})
 	})
+	var uncertain *commitFailedError
+	if errors.As(err, &uncertain) {
+		// The commit itself failed, so whether the rotation is on disk is
+		// unknown here: removing the side key could lose the owner's new
+		// key with every dataset key sealed under it. The side key stays
+		// for the next Open to settle from what the database then says,
+		// and this process, which cannot know which key is the owner's,
+		// writes nothing more.
+		v.stopCommitter()
+		return nil, &trove.Error{Code: trove.EUNAVAILABLE, Reason: "rotation_uncertain",
+			Message: "the rotation's commit failed and this process cannot tell whether it reached the disk; open the vault again (restart trove serve) to settle it", Err: err}
+	}
 	if err != nil {
 		// Not committed: the side key goes, the old DID stays.
 		if rerr := os.Remove(next); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {

@@ -313,47 +313,68 @@ func TestStaleProcessRefusesToSign(t *testing.T) {
 	}
 }
 
-// A rotation whose transaction cannot commit changes nothing: the old
-// DID stays, in memory and on reopening, no side key is left, and jobs
-// run as before.
+// A rotation whose commit fails: this process cannot tell whether it
+// reached the disk (a failed fsync can leave a commit that the next
+// opening recovers), so it keeps the side key, writes nothing more
+// (rotation_uncertain; jobs refused) and leaves the next Open to settle
+// from what the database says — here that the commit did not happen: the
+// side key goes, the old DID stays and jobs run as before.
 func TestRotationCommitFailureKeepsOldDID(t *testing.T) {
 	w := newWorld(t, vault.Config{SQLDriver: failRotationDriver})
 	old := w.vault.DID()
-	sealed, err := os.ReadFile(filepath.Join(w.vault.Home(), vault.KeyFile))
+	home := w.vault.Home()
+	sealed, err := os.ReadFile(filepath.Join(home, vault.KeyFile))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := w.vault.Rotate(w.ctx, testPass); trove.ErrorCode(err) != trove.EUNAVAILABLE {
+	size, err := w.vault.LogSize(w.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = w.vault.Rotate(w.ctx, testPass)
+	if trove.ErrorCode(err) != trove.EUNAVAILABLE || trove.ErrorReason(err) != "rotation_uncertain" {
 		t.Fatalf("rotation that cannot commit: %v", err)
 	}
 	if w.vault.DID() != old || len(w.vault.OwnerDIDs()) != 1 {
 		t.Fatalf("DID after the failed rotation: %s", w.vault.DID())
 	}
-	if _, err := os.Stat(filepath.Join(w.vault.Home(), vault.NextKeyFile)); !errors.Is(err, os.ErrNotExist) {
-		t.Fatalf("side key left: %v", err)
+	if _, err := os.Stat(filepath.Join(home, vault.NextKeyFile)); err != nil {
+		t.Fatalf("the side key is gone before the outcome is known: %v", err)
 	}
-	if now, err := os.ReadFile(filepath.Join(w.vault.Home(), vault.KeyFile)); err != nil || !bytes.Equal(now, sealed) {
+	if now, err := os.ReadFile(filepath.Join(home, vault.KeyFile)); err != nil || !bytes.Equal(now, sealed) {
 		t.Fatalf("owner.key changed: %v", err)
 	}
-	run, err := w.requester.RunJob(w.ctx, w.client, w.credential, nil, nil)
-	if err != nil || run.Receipt.Vault != old {
-		t.Fatalf("job after the failed rotation: %v", err)
+	if _, err := w.requester.RunJob(w.ctx, w.client, w.credential, nil, nil); err == nil {
+		t.Fatal("a job ran on a vault that cannot tell which key is its owner's")
 	}
-	links, err := w.vault.Rotations(w.ctx)
-	if err != nil || len(links) != 0 {
-		t.Fatalf("rotations after the failed one: %d, %v", len(links), err)
-	}
-	if _, err := w.vault.VerifyLog(w.ctx); err != nil {
-		t.Fatal(err)
+	if n, err := w.vault.LogSize(w.ctx); err != nil || n != size {
+		t.Fatalf("the log grew from %d to %d (%v)", size, n, err)
 	}
 	w.vault.Close()
-	v, err := vault.Open(w.ctx, vault.Config{Home: w.vault.Home()}, testPass)
+	v, err := vault.Open(w.ctx, vault.Config{Home: home}, testPass)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer v.Close()
 	if v.DID() != old {
 		t.Fatalf("reopened as %s, want %s", v.DID(), old)
+	}
+	if _, err := os.Stat(filepath.Join(home, vault.NextKeyFile)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("side key left after the open settled it: %v", err)
+	}
+	if now, err := os.ReadFile(filepath.Join(home, vault.KeyFile)); err != nil || !bytes.Equal(now, sealed) {
+		t.Fatalf("owner.key changed: %v", err)
+	}
+	links, err := v.Rotations(w.ctx)
+	if err != nil || len(links) != 0 {
+		t.Fatalf("rotations after the failed one: %d, %v", len(links), err)
+	}
+	if _, err := v.VerifyLog(w.ctx); err != nil {
+		t.Fatal(err)
+	}
+	run, err := w.requester.RunJob(w.ctx, serveVault(t, v), w.credential, nil, nil)
+	if err != nil || run.Receipt.Vault != old {
+		t.Fatalf("job after the settled rotation: %v", err)
 	}
 }
 
