@@ -3,7 +3,7 @@ package requester
 import (
 	"context"
 	"encoding/json"
-	"time"
+	"slices"
 
 	"github.com/trove-project/trove"
 	"github.com/trove-project/trove/api"
@@ -119,22 +119,32 @@ func (r *Requester) SettleClaim(ctx context.Context, c *api.Client, id, contribu
 		return nil, &trove.Error{Code: trove.ECONFLICT, Reason: "no_share_rule",
 			Message: "the claim is not a share-rule claim at the consent's price per round: acknowledge or dispute it"}
 	}
-	if err := checkContribution(contribution, cc.Claim, r.DID(), r.now()); err != nil {
+	if err := r.checkContribution(contribution, cc.Claim); err != nil {
 		return nil, err
 	}
 	return r.Settle(ctx, c, cc.Claim, contribution)
 }
 
 // checkContribution checks a Contribution credential for claim as its
-// issuer would have it: it verifies (its own payout rules included), and
-// it is issued by issuer to the claim's vault, for its receipt and
-// currency.
-func checkContribution(token string, claim *ledger.Claim, issuer string, now time.Time) error {
-	cc, err := consent.VerifyContribution(token, now)
+// issuer (this requester) would have it: it verifies (its own payout
+// rules included), and it is issued by this requester to the claim's
+// vault — the DID that signed the claim, or one it succeeded through a
+// rotation this requester followed (a coordinator names the DID it knew
+// when training began) — for its receipt and currency.
+func (r *Requester) checkContribution(token string, claim *ledger.Claim) error {
+	cc, err := consent.VerifyContribution(token, r.now())
 	if err != nil {
 		return &trove.Error{Code: trove.EINVALID, Reason: "bad_contribution", Message: "the Contribution credential does not verify", Err: err}
 	}
-	if cc.Issuer != issuer || cc.Subject != claim.Vault || cc.ReceiptID != claim.ReceiptID || cc.Pool.Currency != claim.Currency {
+	vault := cc.Subject == claim.Vault
+	if !vault {
+		succ, err := r.Successors(cc.Subject)
+		if err != nil {
+			return err
+		}
+		vault = slices.Contains(succ, claim.Vault)
+	}
+	if cc.Issuer != r.DID() || !vault || cc.ReceiptID != claim.ReceiptID || cc.Pool.Currency != claim.Currency {
 		return &trove.Error{Code: trove.EINVALID, Reason: "bad_contribution",
 			Message: "the Contribution credential is not this requester's for the claim's vault, receipt and currency"}
 	}

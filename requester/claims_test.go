@@ -284,3 +284,47 @@ func TestSettleShareClaim(t *testing.T) {
 		t.Fatalf("settling a plain claim: %v", err)
 	}
 }
+
+// After the vault's key rotation, a claim signed by the new DID is
+// settled through the CLI's checked path with a credential naming the DID
+// the coordinator knew when training began (the retired one): the
+// requester has followed the rotation, so it knows the two are the same
+// vault. A credential naming a DID that is no predecessor is refused.
+func TestSettleShareClaimAcrossARotation(t *testing.T) {
+	ctx := context.Background()
+	s := newServedAsk(t, requester.Ask{Dataset: "d", Algorithm: "builtin:stats@1", Purpose: "training", PurposeCode: consent.PurposeModelTraining,
+		Output: consent.OutputPolicy{Policy: consent.OutputRelease}, Per: consent.PerRound, Share: consent.ShareContribution, MaxRuns: 10,
+		Price: consent.Money{Amount: 40, Currency: "EUR"}, Validity: time.Hour})
+	old := s.vault.DID()
+	s.run(t) // a checkpoint kept from the old DID
+	if _, err := s.vault.Rotate(ctx, []byte("p")); err != nil {
+		t.Fatal(err)
+	}
+	c := s.run(t) // followed through the chain
+	if c.Vault == old || c.Vault != s.vault.DID() {
+		t.Fatalf("claim signed by %s; the vault was %s, is %s", c.Vault, old, s.vault.DID())
+	}
+	contribution := func(subject string) string {
+		t.Helper()
+		tok, err := s.req.IssueContribution(consent.Contribution{Subject: subject, Training: "t", Round: 1, Share: 0.5,
+			Pool: consent.Money{Amount: 2 * 40, Currency: "EUR"}, Payout: consent.Money{Amount: 40, Currency: "EUR"}, ReceiptID: c.ReceiptID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	stranger, err := did.Generate(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.req.SettleClaim(ctx, s.client, c.ID, contribution(stranger.DID())); trove.ErrorReason(err) != "bad_contribution" {
+		t.Fatalf("a credential for a stranger: %v", err)
+	}
+	settled, err := s.req.SettleClaim(ctx, s.client, c.ID, contribution(old))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if settled.State != ledger.ClaimStateSettled || settled.Settled == nil || *settled.Settled != 40 {
+		t.Fatalf("settled claim %+v", settled)
+	}
+}
