@@ -120,9 +120,12 @@ whose spent budget is at most E; each owner's dataset needs a DP budget
 			} else if !errors.Is(err, os.ErrNotExist) {
 				return err
 			}
-			var parts []federated.Participant
+			// Every vault is reached before any is asked for consent: one
+			// vault behind two URLs would train and be paid twice.
+			clients := make([]*api.Client, len(urls))
+			vaults := make([]string, len(urls))
 			vaultIndex := map[string]int{} // vault DID → its place in --vaults
-			for _, u := range urls {
+			for i, u := range urls {
 				client, err := api.NewClient(strings.TrimSpace(u), nil)
 				if err != nil {
 					return usageError("--vaults: %v", err)
@@ -131,6 +134,14 @@ whose spent budget is at most E; each owner's dataset needs a DP budget
 				if err != nil {
 					return fmt.Errorf("reach %s: %w", u, err)
 				}
+				if j, dup := vaultIndex[cat.Vault]; dup {
+					return usageError("--vaults: %s and %s are the same vault (%s)", urls[j], u, cat.Vault)
+				}
+				clients[i], vaults[i], vaultIndex[cat.Vault] = client, cat.Vault, i
+			}
+			var parts []federated.Participant
+			for i, u := range urls {
+				client := clients[i]
 				id, ok := asked[u]
 				if !ok {
 					st, err := r.RequestConsent(ctx, client, federated.TrainingAsk(datasetName, rounds, consent.Money{Amount: price, Currency: currency}, 30*24*time.Hour, roundEps, federated.DefaultDelta))
@@ -157,8 +168,7 @@ whose spent budget is at most E; each owner's dataset needs a DP budget
 				if err := checkTrainingTerms(cred, consent.Money{Amount: price, Currency: currency}); err != nil {
 					return fmt.Errorf("consent of %s: %w", u, err)
 				}
-				vaultIndex[cat.Vault] = len(parts)
-				parts = append(parts, &federated.VaultParticipant{Requester: r, Client: client, Vault: cat.Vault, Credential: cred})
+				parts = append(parts, &federated.VaultParticipant{Requester: r, Client: client, Vault: vaults[i], Credential: cred})
 			}
 			tc := federated.Config{Target: label, Classes: classes, Rounds: rounds, Epochs: epochs, LearningRate: lr,
 				Aggregator: agg, Detector: detector, Quorum: quorum, Timeout: roundTimeout, Test: test,

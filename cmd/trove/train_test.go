@@ -343,3 +343,22 @@ func TestDPTrainingDefaults(t *testing.T) {
 		}
 	}
 }
+
+// One vault behind two --vaults URLs would train and be paid twice: trove
+// train refuses it (usage, exit 2) before asking any vault for consent.
+func TestTrainRefusesOneVaultTwice(t *testing.T) {
+	cfg := testConfig(t)
+	mustRun(t, cfg, "requester", "init")
+	_, urls, vaults := startTrainingVaults(t, 2, 0)
+	out := filepath.Join(t.TempDir(), "out")
+	o, e, code := run(t, cfg, "train", "--vaults", urls[0]+","+urls[1]+","+urls[0]+"/", "--dataset", "bc", "--label", "malignant0_benign1",
+		"--classes", "2", "--rounds", "1", "--out", out)
+	if code != 2 || !strings.Contains(e, "are the same vault") {
+		t.Fatalf("trove train with one vault twice: exit %d\n%s%s", code, o, e)
+	}
+	for i, v := range vaults {
+		if reqs, err := v.ConsentRequests(context.Background(), ""); err != nil || len(reqs) != 0 {
+			t.Fatalf("vault %d was asked for consent %d times (%v)", i, len(reqs), err)
+		}
+	}
+}
