@@ -11,31 +11,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mattn/go-sqlite3"
 	"golang.org/x/time/rate"
 
 	"github.com/trove-project/trove"
 	"github.com/trove-project/trove/api"
 	"github.com/trove-project/trove/did"
+	"github.com/trove-project/trove/internal/sqlitetest"
 	"github.com/trove-project/trove/vault"
 )
-
-// failingDriver registers, for this test, go-sqlite3 with a commit hook
-// that turns every commit into a rollback while fail is set: SQLite then
-// fails the COMMIT as it would on a full disk or an I/O error.
-func failingDriver(t *testing.T, fail *atomic.Bool) string {
-	name := "sqlite3_failing_" + t.Name()
-	sql.Register(name, &sqlite3.SQLiteDriver{ConnectHook: func(c *sqlite3.SQLiteConn) error {
-		c.RegisterCommitHook(func() int {
-			if fail.Load() {
-				return 1
-			}
-			return 0
-		})
-		return nil
-	}})
-	return name
-}
 
 // durable is a vault served with its nonce store, as `trove serve` runs
 // it, at addr.
@@ -179,7 +162,7 @@ func TestReplayRefusedAfterRestart(t *testing.T) {
 func TestNonceStoreFailureRefuses(t *testing.T) {
 	w := newWorld(t)
 	var fail atomic.Bool
-	n, err := vault.OpenNonces(w.ctx, vault.NoncesConfig{Home: w.vault.Home(), SQLDriver: failingDriver(t, &fail)})
+	n, err := vault.OpenNonces(w.ctx, vault.NoncesConfig{Home: w.vault.Home(), SQLDriver: sqlitetest.FailingDriver(t, &fail)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,28 +11,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mattn/go-sqlite3"
-
 	"github.com/trove-project/trove"
+	"github.com/trove-project/trove/internal/sqlitetest"
 	"github.com/trove-project/trove/vault"
 )
-
-// failingDriver registers, for this test, go-sqlite3 with a commit hook
-// that turns every commit into a rollback once fail is set: SQLite then
-// fails the COMMIT as it would on a full disk or an I/O error.
-func failingDriver(t *testing.T, fail *atomic.Bool) string {
-	name := "sqlite3_failing_" + t.Name()
-	sql.Register(name, &sqlite3.SQLiteDriver{ConnectHook: func(c *sqlite3.SQLiteConn) error {
-		c.RegisterCommitHook(func() int {
-			if fail.Load() {
-				return 1
-			}
-			return 0
-		})
-		return nil
-	}})
-	return name
-}
 
 func openNonces(t *testing.T, cfg vault.NoncesConfig) *vault.Nonces {
 	t.Helper()
@@ -242,7 +224,7 @@ func TestNoncesFailClosed(t *testing.T) {
 	ctx := context.Background()
 	home := t.TempDir()
 	var fail atomic.Bool
-	n := openNonces(t, vault.NoncesConfig{Home: home, SQLDriver: failingDriver(t, &fail)})
+	n := openNonces(t, vault.NoncesConfig{Home: home, SQLDriver: sqlitetest.FailingDriver(t, &fail)})
 	now := time.Now()
 	fail.Store(true)
 	for range 2 {
