@@ -212,12 +212,18 @@ func FuzzVerifyClaim(f *testing.F) {
 
 func FuzzVerifyClaimResponse(f *testing.F) {
 	vault, requester, c := sampleClaim(f)
-	token, err := ledger.SignClaimResponse(requester, ledger.ClaimResponse{Requester: requester.DID(), Vault: vault.DID(), ClaimID: c.ID,
-		ReceiptIDs: []string{c.ReceiptID}, Action: ledger.Dispute, Reason: "wrong amount", IssuedAt: time.Unix(1700000000, 0)})
-	if err != nil {
-		f.Fatal(err)
+	for _, r := range []ledger.ClaimResponse{
+		{Action: ledger.Dispute, Reason: "wrong amount"},
+		{Action: ledger.Settle, Contribution: contributionJWT},
+	} {
+		r.Requester, r.Vault, r.ClaimID, r.ReceiptIDs, r.IssuedAt = requester.DID(), vault.DID(), c.ID, []string{c.ReceiptID}, time.Unix(1700000000, 0)
+		token, err := ledger.SignClaimResponse(requester, r)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(token)
+		f.Add(token[:len(token)/2])
 	}
-	f.Add(token)
 	f.Add("eyJhbGciOiJFZERTQSJ9.e30.AAAA")
 	f.Fuzz(func(t *testing.T, in string) {
 		got, err := ledger.VerifyClaimResponse(in)
@@ -227,6 +233,10 @@ func FuzzVerifyClaimResponse(f *testing.F) {
 		// Only the requester holds its key.
 		if got.Requester != requester.DID() {
 			t.Fatalf("verified a response by %s", got.Requester)
+		}
+		// Only a settlement carries a Contribution credential, bounded.
+		if (got.Action == ledger.Settle) != (got.Contribution != "") || len(got.Contribution) > ledger.MaxContributionLen {
+			t.Fatalf("verified %+v", got)
 		}
 	})
 }
