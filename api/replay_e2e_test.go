@@ -3,7 +3,6 @@ package api_test
 import (
 	"context"
 	"crypto/rand"
-	"database/sql"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -87,17 +86,7 @@ func send(t *testing.T, captured *http.Request, body string) (*http.Response, *a
 // nonceRows counts the rows of a vault's nonce store, read as anyone
 // could.
 func nonceRows(t *testing.T, home string) int {
-	t.Helper()
-	db, err := sql.Open("sqlite3", "file:"+filepath.Join(home, vault.NoncesFile)+"?mode=ro")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	var n int
-	if err := db.QueryRow(`SELECT count(*) FROM nonces`).Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	return n
+	return sqlitetest.Rows(t, filepath.Join(home, vault.NoncesFile), "nonces")
 }
 
 func signed(t *testing.T, method, url, body string, key *did.Key, at time.Time) *http.Request {

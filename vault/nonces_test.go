@@ -3,7 +3,6 @@ package vault_test
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"os"
 	"path/filepath"
 	"strings"
@@ -26,19 +25,10 @@ func openNonces(t *testing.T, cfg vault.NoncesConfig) *vault.Nonces {
 	return n
 }
 
-// nonceRows counts the rows of the store's file, read as anyone could.
+// nonceRows counts the rows of a vault's nonce store, read as anyone
+// could.
 func nonceRows(t *testing.T, home string) int {
-	t.Helper()
-	db, err := sql.Open("sqlite3", "file:"+filepath.Join(home, vault.NoncesFile)+"?mode=ro")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	var n int
-	if err := db.QueryRow(`SELECT count(*) FROM nonces`).Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	return n
+	return sqlitetest.Rows(t, filepath.Join(home, vault.NoncesFile), "nonces")
 }
 
 const testKeyID = "did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK#z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK"

@@ -26,3 +26,19 @@ func FailingDriver(tb testing.TB, fail *atomic.Bool) string {
 	}})
 	return name
 }
+
+// Rows counts the rows of table in the SQLite database file at path,
+// opened read-only, as anyone with the file could.
+func Rows(tb testing.TB, path, table string) int {
+	tb.Helper()
+	db, err := sql.Open("sqlite3", "file:"+path+"?mode=ro")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer db.Close()
+	var n int
+	if err := db.QueryRow(`SELECT count(*) FROM ` + table).Scan(&n); err != nil {
+		tb.Fatal(err)
+	}
+	return n
+}
